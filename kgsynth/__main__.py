@@ -1,0 +1,3 @@
+from kgsynth.cli import main
+
+main()

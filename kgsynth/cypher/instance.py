@@ -1,0 +1,58 @@
+"""A sampled motif instance: the unit handed from sampling to generation (one JSONL line).
+
+It carries everything a note writer needs (names, synonyms, groups, relation types)
+and everything a checker needs (concept ids, provenance), so generation never has
+to query the graph again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, Field
+
+
+class InstanceConcept(BaseModel):
+    """A concept filling one slot of the motif (``slot`` is the motif's variable name)."""
+
+    slot: str
+    id: str
+    name: str
+    group: str
+    synonyms: list[str] = Field(default_factory=list)
+    xrefs: list[str] = Field(default_factory=list)
+
+
+class InstanceRelation(BaseModel):
+    """One sampled KG fact, by concept ids, with its provenance."""
+
+    subject: str
+    type: str
+    object: str
+    evidence: list[str] = Field(default_factory=list)
+    source_labels: list[str] = Field(default_factory=list)
+    provenance: list[str] = Field(default_factory=list)
+
+
+class MotifInstance(BaseModel):
+    """One match of a motif in the graph; ``id`` is stable for the same facts."""
+
+    id: str = ""
+    motif: str
+    stratum: str = ""
+    concepts: list[InstanceConcept]
+    relations: list[InstanceRelation]
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.id:
+            self.id = instance_id(self.motif, self.relations)
+
+    def concept(self, concept_id: str) -> InstanceConcept | None:
+        return next((c for c in self.concepts if c.id == concept_id), None)
+
+
+def instance_id(motif: str, relations: list[InstanceRelation]) -> str:
+    """Hash of the motif name and its sorted fact triples: same facts, same id."""
+    triples = sorted(f"{r.subject}|{r.type}|{r.object}" for r in relations)
+    digest = hashlib.sha1("\n".join([motif, *triples]).encode("utf-8")).hexdigest()
+    return f"{motif}-{digest[:16]}"

@@ -1,0 +1,91 @@
+// Queries behind kgsynth.graph.neo4j_store.Neo4jStore.
+// Upsert rule (same as MemoryStore): lists gain new items in order, the first
+// non-empty name and novelty stay, a specific group replaces 'Other'.
+
+// name: schema_concept_id
+CREATE CONSTRAINT concept_id IF NOT EXISTS FOR (c:Concept) REQUIRE c.id IS UNIQUE
+
+// name: schema_concept_name
+CREATE INDEX concept_name IF NOT EXISTS FOR (c:Concept) ON (c.name)
+
+// name: schema_concept_group
+CREATE INDEX concept_group IF NOT EXISTS FOR (c:Concept) ON (c.group)
+
+// name: schema_note_id
+CREATE CONSTRAINT note_id IF NOT EXISTS FOR (n:Note) REQUIRE n.id IS UNIQUE
+
+// name: upsert_concepts
+// Rows of one group per call: __LABEL__ is that group (never 'Other').
+UNWIND $rows AS row
+MERGE (c:Concept {id: row.id})
+SET c.name = CASE WHEN coalesce(c.name, '') = '' THEN row.name ELSE c.name END,
+    c.group = CASE WHEN coalesce(c.group, 'Other') = 'Other' THEN row.group ELSE c.group END,
+    c.synonyms = coalesce(c.synonyms, []) + [x IN row.synonyms WHERE NOT x IN coalesce(c.synonyms, [])],
+    c.semantic_types = coalesce(c.semantic_types, []) + [x IN row.semantic_types WHERE NOT x IN coalesce(c.semantic_types, [])],
+    c.xrefs = coalesce(c.xrefs, []) + [x IN row.xrefs WHERE NOT x IN coalesce(c.xrefs, [])],
+    c.provenance = coalesce(c.provenance, []) + [x IN row.provenance WHERE NOT x IN coalesce(c.provenance, [])]
+WITH c, row WHERE c.group = row.group
+SET c:__LABEL__
+
+// name: upsert_concepts_other
+UNWIND $rows AS row
+MERGE (c:Concept {id: row.id})
+SET c.name = CASE WHEN coalesce(c.name, '') = '' THEN row.name ELSE c.name END,
+    c.group = coalesce(c.group, 'Other'),
+    c.synonyms = coalesce(c.synonyms, []) + [x IN row.synonyms WHERE NOT x IN coalesce(c.synonyms, [])],
+    c.semantic_types = coalesce(c.semantic_types, []) + [x IN row.semantic_types WHERE NOT x IN coalesce(c.semantic_types, [])],
+    c.xrefs = coalesce(c.xrefs, []) + [x IN row.xrefs WHERE NOT x IN coalesce(c.xrefs, [])],
+    c.provenance = coalesce(c.provenance, []) + [x IN row.provenance WHERE NOT x IN coalesce(c.provenance, [])]
+
+// name: upsert_relations
+// Rows of one relation type per call; missing endpoints become bare concepts.
+UNWIND $rows AS row
+MERGE (a:Concept {id: row.subject})
+  ON CREATE SET a.group = 'Other', a.name = ''
+MERGE (b:Concept {id: row.object})
+  ON CREATE SET b.group = 'Other', b.name = ''
+MERGE (a)-[r:__TYPE__]->(b)
+SET r.novelty = CASE WHEN coalesce(r.novelty, '') = '' THEN row.novelty ELSE r.novelty END,
+    r.source_labels = coalesce(r.source_labels, []) + [x IN row.source_labels WHERE NOT x IN coalesce(r.source_labels, [])],
+    r.evidence = coalesce(r.evidence, []) + [x IN row.evidence WHERE NOT x IN coalesce(r.evidence, [])],
+    r.provenance = coalesce(r.provenance, []) + [x IN row.provenance WHERE NOT x IN coalesce(r.provenance, [])]
+
+// name: get_concepts
+UNWIND $ids AS id
+MATCH (c:Concept {id: id})
+RETURN c
+
+// name: relations_from
+MATCH (a:Concept {id: $subject})-[r]->(b:Concept)
+WHERE ($object IS NULL OR b.id = $object) AND ($type IS NULL OR type(r) = $type)
+RETURN a.id AS subject, type(r) AS type, b.id AS object, properties(r) AS props
+
+// name: relations_to
+MATCH (a:Concept)-[r]->(b:Concept {id: $object})
+WHERE ($type IS NULL OR type(r) = $type)
+RETURN a.id AS subject, type(r) AS type, b.id AS object, properties(r) AS props
+
+// name: relations_of_type
+MATCH (a:Concept)-[r:__TYPE__]->(b:Concept)
+RETURN a.id AS subject, type(r) AS type, b.id AS object, properties(r) AS props
+
+// name: all_concepts
+MATCH (c:Concept)
+RETURN c ORDER BY c.id
+
+// name: all_relations
+MATCH (a:Concept)-[r]->(b:Concept)
+RETURN a.id AS subject, type(r) AS type, b.id AS object, properties(r) AS props
+ORDER BY subject, type, object
+
+// name: count_concepts_by_group
+MATCH (c:Concept)
+RETURN coalesce(c.group, 'Other') AS key, count(*) AS n
+
+// name: count_relations_of_type
+// Answered from the count store: constant time whatever the graph size.
+MATCH ()-[r:__TYPE__]->()
+RETURN count(r) AS n
+
+// name: clear
+MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -1,0 +1,72 @@
+"""The annotated note: the unit generation writes and evaluation and training read.
+
+Offsets are character offsets into ``text`` with ``text[start:end] == mention``;
+:meth:`NoteRecord.span_errors` states that invariant in one place so every writer
+and reader can check it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, Field
+
+from kgsynth.cypher.instance import MotifInstance
+
+
+class Entity(BaseModel):
+    """An entity mention grounded to a KG concept."""
+
+    id: str  # "T1", "T2", ... unique within the note
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    type: str  # semantic group, e.g. "Disease"
+    concept_id: str  # KG id, e.g. "MESH:D003924"
+
+
+class NoteRelation(BaseModel):
+    """A relation between two entities of the note (by entity id)."""
+
+    subject: str
+    type: str
+    object: str
+
+
+class NoteRecord(BaseModel):
+    """One generated (or gold) note with its annotation and how it was made."""
+
+    id: str = ""
+    text: str
+    entities: list[Entity] = Field(default_factory=list)
+    relations: list[NoteRelation] = Field(default_factory=list)
+    #: Relations found by the independent extraction pass (for the consistency checks).
+    extracted_relations: list[NoteRelation] = Field(default_factory=list)
+    instance: MotifInstance | None = None
+    note_type: str = ""
+    demographics: dict[str, str | int] = Field(default_factory=dict)
+    prompt: str = ""
+    model: str = ""
+    backend: str = ""
+    decoding: dict[str, object] = Field(default_factory=dict)
+    dataset: str = ""
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.id:
+            self.id = note_id(self.text, self.instance.id if self.instance else "")
+
+    def span_errors(self) -> list[str]:
+        """Every entity whose offsets do not reproduce its mention (empty when sound)."""
+        errors = []
+        for e in self.entities:
+            if not (0 <= e.start < e.end <= len(self.text)) or self.text[e.start : e.end] != e.text:
+                errors.append(f"{self.id}/{e.id}: [{e.start}:{e.end}] does not give {e.text!r}")
+        return errors
+
+    def entity(self, entity_id: str) -> Entity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+
+def note_id(text: str, instance_id: str = "") -> str:
+    """Stable id from the instance and the text: re-running gives the same id."""
+    return hashlib.sha1(f"{instance_id}\n{text}".encode()).hexdigest()[:20]

@@ -1,0 +1,232 @@
+"""The Neo4j store: the same interface as the embedded one, on a real server.
+
+Writes are batched ``UNWIND ... MERGE`` queries run as managed transactions, so the
+driver retries transient failures; a batch is one transaction, which makes a
+killed load lose at most one uncommitted batch that a re-run rewrites. The
+constraints and indexes it needs are created idempotently on connect.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from neo4j import Driver, GraphDatabase
+from neo4j import exceptions as neo4j_errors
+
+from kgsynth.cypher import load_queries, query
+from kgsynth.errors import StoreError
+from kgsynth.graph.model import Concept, Provenance, Relation
+from kgsynth.graph.schema import RELATION_TYPES
+from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore, batched
+from kgsynth.settings import Neo4jSettings
+
+_SCHEMA_QUERIES = ("schema_concept_id", "schema_concept_name", "schema_concept_group", "schema_note_id")
+
+
+class Neo4jStore(GraphStore):
+    """A :class:`GraphStore` on a Neo4j 5 server reached over Bolt."""
+
+    backend = "neo4j"
+
+    def __init__(self, settings: Neo4jSettings | None = None, *, create_schema: bool = True) -> None:
+        self.settings = settings or Neo4jSettings()
+        if not self.settings.uri:
+            raise StoreError("Neo4jStore needs a URI: set NEO4J_URI or pass --uri")
+        self.driver = _connect(self.settings)
+        if create_schema:
+            self.ensure_schema()
+
+    @property
+    def location(self) -> str:
+        return f"{self.settings.uri} (database {self.settings.database})"
+
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes; safe to run on every connect."""
+        for name in _SCHEMA_QUERIES:
+            self.run(query("store", name))
+
+    # -- query helpers --------------------------------------------------------
+    def run(self, text: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one auto-commit query (needed by schema changes and ``IN TRANSACTIONS``)."""
+        with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
+            return [r.data() for r in session.run(text, params)]
+
+    def write(self, text: str, **params: Any) -> None:
+        """Run one write query in a managed (retried) transaction."""
+        with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
+            session.execute_write(lambda tx: tx.run(text, params).consume())
+
+    def read(self, text: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one read query in a managed (retried) transaction."""
+        with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
+            return session.execute_read(lambda tx: [r.data() for r in tx.run(text, params)])
+
+    def stream(self, text: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Stream a large result without holding it all in memory."""
+        with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
+            for record in session.run(text, params):
+                yield record.data()
+
+    # -- writes ---------------------------------------------------------------
+    def upsert_concepts(self, concepts: Iterable[Concept], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+        written = 0
+        for batch in batched(concepts, batch_size):
+            by_group: dict[str, list[dict]] = defaultdict(list)
+            for concept in batch:
+                row = concept.model_dump()
+                row["provenance"] = [p.key() for p in concept.provenance]
+                by_group[concept.group].append(row)
+            for group, rows in sorted(by_group.items()):
+                if group == "Other":
+                    self.write(query("store", "upsert_concepts_other"), rows=rows)
+                else:
+                    self.write(query("store", "upsert_concepts", LABEL=group), rows=rows)
+            written += len(batch)
+        return written
+
+    def upsert_relations(self, relations: Iterable[Relation], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+        written = 0
+        for batch in batched(relations, batch_size):
+            by_type: dict[str, list[dict]] = defaultdict(list)
+            for relation in batch:
+                row = relation.model_dump()
+                row["provenance"] = [p.key() for p in relation.provenance]
+                by_type[relation.type].append(row)
+            for type_, rows in sorted(by_type.items()):
+                self.write(query("store", "upsert_relations", TYPE=type_), rows=rows)
+            written += len(batch)
+        return written
+
+    def clear(self) -> None:
+        self.run(load_queries("store")["clear"])
+
+    # -- reads ----------------------------------------------------------------
+    def get_concepts(self, ids: Iterable[str]) -> dict[str, Concept]:
+        rows = self.read(query("store", "get_concepts"), ids=list(ids))
+        return {row["c"]["id"]: _to_concept(row["c"]) for row in rows}
+
+    def find_relations(
+        self,
+        subject: str | None = None,
+        type: str | None = None,
+        object: str | None = None,
+    ) -> list[Relation]:
+        if subject is not None:
+            rows = self.read(query("store", "relations_from"), subject=subject, object=object, type=type)
+        elif object is not None:
+            rows = self.read(query("store", "relations_to"), object=object, type=type)
+        elif type is not None:
+            if type not in RELATION_TYPES:
+                return []
+            rows = self.read(query("store", "relations_of_type", TYPE=type))
+        else:
+            raise ValueError("find_relations needs subject, type or object; use iter_relations for all")
+        return sorted((_to_relation(row) for row in rows), key=lambda r: r.key)
+
+    def iter_concepts(self) -> Iterator[Concept]:
+        for row in self.stream(query("store", "all_concepts")):
+            yield _to_concept(row["c"])
+
+    def iter_relations(self) -> Iterator[Relation]:
+        for row in self.stream(query("store", "all_relations")):
+            yield _to_relation(row)
+
+    def count_concepts_by_group(self) -> dict[str, int]:
+        return {row["key"]: row["n"] for row in self.read(query("store", "count_concepts_by_group"))}
+
+    def count_relations_by_type(self) -> dict[str, int]:
+        counts = {}
+        for type_ in RELATION_TYPES:
+            n = self.read(query("store", "count_relations_of_type", TYPE=type_))[0]["n"]
+            if n:
+                counts[type_] = n
+        return counts
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def _to_concept(node: dict[str, Any]) -> Concept:
+    return Concept(
+        id=node["id"],
+        name=node.get("name") or "",
+        synonyms=node.get("synonyms") or [],
+        semantic_types=node.get("semantic_types") or [],
+        group=node.get("group") or "Other",
+        xrefs=node.get("xrefs") or [],
+        provenance=[Provenance.from_key(k) for k in node.get("provenance") or []],
+    )
+
+
+def _to_relation(row: dict[str, Any]) -> Relation:
+    props = row["props"]
+    return Relation(
+        subject=row["subject"],
+        type=row["type"],
+        object=row["object"],
+        source_labels=props.get("source_labels") or [],
+        evidence=props.get("evidence") or [],
+        novelty=props.get("novelty") or "",
+        provenance=[Provenance.from_key(k) for k in props.get("provenance") or []],
+    )
+
+
+def _connect(settings: Neo4jSettings) -> Driver:
+    """Open a driver and prove the server answers, turning failures into one clear line."""
+    _check_uri(settings.uri or "")
+    auth = (settings.username, settings.password) if settings.password else None
+    try:
+        driver = GraphDatabase.driver(settings.uri, auth=auth)
+    except (neo4j_errors.ConfigurationError, ValueError) as exc:
+        raise StoreError(f"invalid Neo4j URI {settings.uri!r}: {exc}") from exc
+    try:
+        with _errors(settings):
+            driver.verify_connectivity()
+    except StoreError:
+        driver.close()
+        raise
+    return driver
+
+
+_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def _check_uri(uri: str) -> None:
+    """Reject what the driver would misread (it takes http:// as its preview HTTP API)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in _SCHEMES or not parts.hostname:
+        expected = f"SCHEME://HOST[:PORT] with SCHEME one of {', '.join(_SCHEMES)}"
+        raise StoreError(f"invalid Neo4j URI {uri!r}: expected {expected}")
+
+
+class _errors:
+    """Context manager mapping driver exceptions onto :class:`StoreError` messages."""
+
+    def __init__(self, settings: Neo4jSettings) -> None:
+        self.settings = settings
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            return False
+        uri = self.settings.uri
+        if isinstance(exc, neo4j_errors.AuthError):
+            raise StoreError(
+                f"Neo4j at {uri} refused the credentials of user {self.settings.username!r}: "
+                "check NEO4J_USERNAME / NEO4J_PASSWORD"
+            ) from exc
+        if isinstance(exc, neo4j_errors.ServiceUnavailable | OSError):
+            raise StoreError(
+                f"cannot reach Neo4j at {uri}: {exc}. Start one with `kgsynth neo4j start`, "
+                "or unset NEO4J_URI to use the embedded store"
+            ) from exc
+        if isinstance(exc, neo4j_errors.ClientError) and "DatabaseNotFound" in (exc.code or ""):
+            raise StoreError(f"Neo4j at {uri} has no database {self.settings.database!r}") from exc
+        if isinstance(exc, neo4j_errors.ConfigurationError):
+            raise StoreError(f"invalid Neo4j settings for {uri}: {exc}") from exc
+        return False
