@@ -1,0 +1,615 @@
+"""A local Neo4j Community server managed by the project, without Docker.
+
+Neo4j and Neo4j Browser are ordinary Maven artifacts, so Maven fetches them once
+into the user cache and the server runs as ``java -cp <jars> CommunityEntryPoint``
+on a home folder the user picks. That needs only Java 17+ and Maven, which many
+machines (and CI images) have where Docker is not available.
+
+The server is a detached process (own session, output to ``logs/console.log``)
+with a pid file and a small JSON state file under ``<home>/run``; ``start`` returns
+only once Bolt answers ``RETURN 1``, so callers can use it straight away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kgsynth.errors import ConfigError, StoreError
+from kgsynth.settings import Neo4jSettings, user_cache_dir, user_data_dir
+
+NEO4J_VERSION = "5.26.30"
+"""Latest 5.26 (LTS) patch on Maven Central when this was written."""
+BROWSER_VERSION = "5.24.0"
+"""Newest ``org.neo4j.client:neo4j-browser`` on Maven Central; works with 5.26."""
+MIN_JAVA = 17
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
+_SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_COMPLETE = ".complete"
+
+# The JVM flags Neo4j's own launcher adds (from its default neo4j.conf); we start
+# the JVM directly, so ``server.jvm.additional`` in the config is not read.
+_JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dfile.encoding=UTF-8",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """Default progress callback: say nothing."""
+
+
+def default_home() -> Path:
+    """``KGSYNTH_NEO4J_HOME`` or ``user_data_dir()/neo4j``: where the server's data lives."""
+    env = os.environ.get("KGSYNTH_NEO4J_HOME")
+    return Path(env).expanduser() if env else user_data_dir() / "neo4j"
+
+
+# -- options and config -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """What the user can choose about the local server."""
+
+    home: Path = field(default_factory=default_home)
+    bolt_port: int = 7687
+    http_port: int = 7474
+    heap: str = "512m"
+    pagecache: str = "256m"
+    password: str | None = None
+    database: str = "neo4j"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServerOptions:
+        """Options with the password and database taken from ``NEO4J_*`` variables."""
+        settings = Neo4jSettings()
+        values: dict[str, object] = {"password": settings.password or None, "database": settings.database}
+        if settings.password and settings.username != "neo4j":
+            raise ConfigError(
+                f"the local server only creates user 'neo4j', but NEO4J_USERNAME={settings.username!r}: "
+                "unset it or set it to neo4j"
+            )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def validate(self) -> ServerOptions:
+        """Reject bad ports and sizes with one clear line before anything runs."""
+        for name, port in (("--bolt-port", self.bolt_port), ("--http-port", self.http_port)):
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+        if self.bolt_port == self.http_port:
+            raise ConfigError(f"--bolt-port and --http-port must differ (both {self.bolt_port})")
+        for name, size in (("--heap", self.heap), ("--pagecache", self.pagecache)):
+            if not _SIZE.match(size):
+                raise ConfigError(f"{name} must be a size like 512m or 1g, got {size!r}")
+        if self.password is not None and len(self.password) < 8:
+            raise ConfigError("NEO4J_PASSWORD must be at least 8 characters (Neo4j's minimum)")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9.-]{2,62}", self.database):
+            raise ConfigError(f"NEO4J_DATABASE={self.database!r} is not a valid Neo4j database name")
+        return self
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://{HOST}:{self.bolt_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}/"
+
+    @property
+    def browser_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}/browser/"
+
+
+def render_config(opts: ServerOptions) -> str:
+    """The ``neo4j.conf`` text: loopback only, explicit memory, no outbound calls."""
+    home = opts.home.resolve()
+    lines = [
+        "# Written by `kgsynth neo4j start`; rewritten on every start (edit the flags instead).",
+        f"server.directories.data={home / 'data'}",
+        f"server.directories.logs={home / 'logs'}",
+        f"server.directories.run={home / 'run'}",
+        f"server.directories.import={home / 'import'}",
+        f"server.directories.plugins={home / 'plugins'}",
+        f"server.directories.transaction.logs.root={home / 'data' / 'transactions'}",
+        f"server.default_listen_address={HOST}",
+        f"server.default_advertised_address={HOST}",
+        "server.bolt.enabled=true",
+        f"server.bolt.listen_address={HOST}:{opts.bolt_port}",
+        f"server.bolt.advertised_address={HOST}:{opts.bolt_port}",
+        "server.http.enabled=true",
+        f"server.http.listen_address={HOST}:{opts.http_port}",
+        f"server.http.advertised_address={HOST}:{opts.http_port}",
+        "server.https.enabled=false",
+        f"server.memory.heap.initial_size={opts.heap}",
+        f"server.memory.heap.max_size={opts.heap}",
+        f"server.memory.pagecache.size={opts.pagecache}",
+        f"dbms.security.auth_enabled={'true' if opts.password else 'false'}",
+        f"initial.dbms.default_database={opts.database}",
+        "dbms.usage_report.enabled=false",
+        "browser.remote_content_hostname_whitelist=localhost",
+        "dbms.security.allow_csv_import_from_file_urls=true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_config(opts: ServerOptions) -> Path:
+    """Create the home layout and write ``<home>/conf/neo4j.conf``."""
+    for sub in ("conf", "data", "logs", "run", "import", "plugins"):
+        (opts.home / sub).mkdir(parents=True, exist_ok=True)
+    path = opts.home / "conf" / "neo4j.conf"
+    path.write_text(render_config(opts), encoding="utf-8")
+    return path
+
+
+def jvm_args(opts: ServerOptions, lib: Path) -> list[str]:
+    """The full ``java`` argument list (after the executable) for the server."""
+    home = opts.home.resolve()
+    return [
+        f"-Xms{opts.heap}",
+        f"-Xmx{opts.heap}",
+        *_JVM_FLAGS,
+        "-cp",
+        f"{lib}{os.sep}*",
+        ENTRY_POINT,
+        f"--home-dir={home}",
+        f"--config-dir={home / 'conf'}",
+        "--console-mode",
+    ]
+
+
+# -- tools ----------------------------------------------------------------------
+
+
+def find_java() -> str:
+    """Path of a Java 17+ ``java`` (``JAVA_HOME`` first), or a ConfigError saying what to install."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
+    hint = f"Java {MIN_JAVA}+ not found: install openjdk-{MIN_JAVA}-jre-headless (or set JAVA_HOME)"
+    if not java:
+        raise ConfigError(hint)
+    version = java_major_version(java)
+    if version is None:
+        raise ConfigError(f"{hint}; `{java} -version` did not run")
+    if version < MIN_JAVA:
+        raise ConfigError(f"Java {MIN_JAVA}+ needed, {java} is Java {version}: install openjdk-{MIN_JAVA}-jre-headless")
+    return java
+
+
+def java_major_version(java: str) -> int | None:
+    """The major version ``java -version`` reports (1.8 -> 8), or None if it fails."""
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def find_maven() -> str:
+    """Path of ``mvn``, or a ConfigError: Maven is only needed for the first fetch."""
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise ConfigError(
+            f"Maven not found: install maven (needed once, to fetch Neo4j {NEO4J_VERSION} into {cache_dir()})"
+        )
+    return mvn
+
+
+# -- fetching the jars ------------------------------------------------------------
+
+
+def cache_dir(version: str = NEO4J_VERSION) -> Path:
+    """Where the jars of one Neo4j version are cached (shared by every home)."""
+    return user_cache_dir() / f"neo4j-{version}"
+
+
+def lib_dir(version: str = NEO4J_VERSION) -> Path:
+    return cache_dir(version) / "lib"
+
+
+def is_fetched(version: str = NEO4J_VERSION) -> bool:
+    """True when a previous fetch finished (the marker is written last)."""
+    return (lib_dir(version) / _COMPLETE).is_file()
+
+
+def render_pom(version: str = NEO4J_VERSION, browser: str = BROWSER_VERSION) -> str:
+    """The packaged pom with the versions filled in."""
+    template = (Path(__file__).parent / "neo4j-pom.xml").read_text(encoding="utf-8")
+    return template.replace("@NEO4J_VERSION@", version).replace("@BROWSER_VERSION@", browser)
+
+
+def ensure_jars(progress: Progress = _quiet, version: str = NEO4J_VERSION) -> Path:
+    """Fetch Neo4j and Browser with Maven once; later calls return the cached folder."""
+    lib = lib_dir(version)
+    if is_fetched(version):
+        return lib
+    mvn = find_maven()
+    progress(f"Fetching Neo4j {version} and Neo4j Browser {BROWSER_VERSION} from Maven Central into {lib} ...")
+    cache_dir(version).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir(version), prefix="fetch-") as tmp:
+        work = Path(tmp)
+        (work / "pom.xml").write_text(render_pom(version), encoding="utf-8")
+        target = work / "lib"
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(work / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={target}",
+            "-DincludeScope=runtime",
+        ]
+        started = time.monotonic()
+        out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+        if out.returncode != 0 or not any(target.glob("neo4j-*.jar")):
+            tail = _tail_text(out.stdout + out.stderr, 8)
+            raise StoreError(f"Maven could not fetch Neo4j {version} (exit {out.returncode}): {tail}")
+        (target / _COMPLETE).write_text(f"{version} {BROWSER_VERSION}\n", encoding="utf-8")
+        if lib.exists() and not is_fetched(version):
+            shutil.rmtree(lib)  # an unfinished copy from an older kgsynth; never a complete one in use
+        try:
+            target.rename(lib)
+        except OSError:
+            if not is_fetched(version):  # another start finished first: use its copy
+                raise
+    progress(f"Fetched Neo4j {version} in {time.monotonic() - started:.0f} s")
+    return lib
+
+
+# -- ports, pids, state --------------------------------------------------------------
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """True when something already listens on ``host:port`` (a bind would fail)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports_free(opts: ServerOptions) -> None:
+    """ConfigError naming the busy port and the flag that moves it."""
+    for flag, port in (("--bolt-port", opts.bolt_port), ("--http-port", opts.http_port)):
+        if port_in_use(port):
+            raise ConfigError(f"port {port} on {HOST} is already in use by another program: stop it or pass {flag}")
+
+
+def pid_file(home: Path) -> Path:
+    return home / "run" / "neo4j.pid"
+
+
+def state_file(home: Path) -> Path:
+    return home / "run" / "kgsynth-neo4j.json"
+
+
+def _process_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (reaping our own children)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _is_our_server(pid: int, home: Path) -> bool:
+    """True when ``pid`` is a live Neo4j JVM for this home (guards against pid reuse)."""
+    if not _process_alive(pid):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():  # no /proc (macOS): trust the pid file
+        return True
+    with contextlib.suppress(OSError):
+        args = cmdline.read_bytes().split(b"\0")
+        return ENTRY_POINT.encode() in args and f"--home-dir={home.resolve()}".encode() in args
+    return False
+
+
+def running_pid(home: Path) -> int | None:
+    """The pid of this home's running server, or None (a stale pid file is removed)."""
+    path = pid_file(home)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if _is_our_server(pid, home):
+        return pid
+    _remove(path)
+    return None
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _read_state(home: Path) -> dict[str, object]:
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(state_file(home).read_text(encoding="utf-8"))
+    return {}
+
+
+def console_log(home: Path) -> Path:
+    return home / "logs" / "console.log"
+
+
+def _tail_text(text: str, lines: int) -> str:
+    """The last non-empty lines of ``text`` joined with " | " (errors stay one line)."""
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:]) or "(no output)"
+
+
+def log_tail(home: Path, lines: int = 12) -> str:
+    try:
+        return _tail_text(console_log(home).read_text(encoding="utf-8", errors="replace"), lines)
+    except OSError:
+        return "(no console log)"
+
+
+# -- status ---------------------------------------------------------------------------
+
+
+@dataclass
+class ServerStatus:
+    """What ``kgsynth neo4j status`` reports (also returned by start and stop)."""
+
+    running: bool
+    home: str
+    pid: int | None = None
+    version: str | None = None
+    bolt_uri: str | None = None
+    http_url: str | None = None
+    browser_url: str | None = None
+    auth_enabled: bool | None = None
+    bolt_answers: bool | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def status(home: Path | None = None, probe: bool = True) -> ServerStatus:
+    """The state of the server at ``home``; with ``probe``, also ask Bolt for its version."""
+    home = (home or default_home()).expanduser()
+    pid = running_pid(home)
+    state = _read_state(home)
+    result = ServerStatus(running=pid is not None, home=str(home.resolve()), pid=pid)
+    if pid is None:
+        result.message = f"Neo4j is not running (home {result.home})"
+        return result
+    result.version = str(state.get("version") or "") or None
+    for key in ("bolt_uri", "http_url", "browser_url", "auth_enabled"):
+        setattr(result, key, state.get(key))
+    if probe and result.bolt_uri:
+        version = server_version(result.bolt_uri, _password_for(state))
+        result.bolt_answers = version is not None
+        result.version = version or result.version
+    result.message = f"Neo4j {result.version or '?'} is running (pid {pid}) at {result.bolt_uri}"
+    return result
+
+
+def _password_for(state: dict[str, object]) -> str | None:
+    return Neo4jSettings().password if state.get("auth_enabled") else None
+
+
+def _auth(password: str | None) -> tuple[str, str] | None:
+    return ("neo4j", password) if password else None
+
+
+def server_version(uri: str, password: str | None, timeout: float = 5.0) -> str | None:
+    """The Neo4j version a Bolt server reports, or None when it does not answer."""
+    from neo4j import GraphDatabase
+
+    try:
+        with GraphDatabase.driver(
+            uri, auth=_auth(password), connection_timeout=timeout, connection_acquisition_timeout=timeout
+        ) as driver:
+            with driver.session(database="system") as session:
+                record = session.run("CALL dbms.components() YIELD versions RETURN versions[0] AS v").single()
+            return str(record["v"]) if record else None
+    except Exception:  # noqa: BLE001 - any failure means "not answering"
+        return None
+
+
+# -- start / stop --------------------------------------------------------------------
+
+
+def _system_db_exists(home: Path) -> bool:
+    return (home / "data" / "databases" / "system").exists()
+
+
+def set_initial_password(java: str, lib: Path, opts: ServerOptions) -> None:
+    """Run ``neo4j-admin dbms set-initial-password`` (AdminTool) before the first start."""
+    env = {**os.environ, "NEO4J_HOME": str(opts.home.resolve()), "NEO4J_CONF": str(opts.home.resolve() / "conf")}
+    cmd = [java, "-Xmx256m", "-cp", f"{lib}{os.sep}*", ADMIN_TOOL, "dbms", "set-initial-password", str(opts.password)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False)
+    if out.returncode != 0:
+        raise ConfigError(f"could not set the initial Neo4j password: {_tail_text(out.stdout + out.stderr, 4)}")
+
+
+def _launch(java: str, lib: Path, opts: ServerOptions) -> subprocess.Popen[bytes]:
+    """Start the JVM detached (own session), output to ``logs/console.log`` (previous run kept as .1)."""
+    log = console_log(opts.home)
+    if log.exists():
+        log.replace(log.with_name(log.name + ".1"))
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [java, *jvm_args(opts, lib)],
+            cwd=opts.home,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for_bolt(proc: subprocess.Popen[bytes], opts: ServerOptions, timeout: float) -> str:
+    """Block until Bolt answers ``RETURN 1``; returns the version, raises StoreError otherwise."""
+    from neo4j import GraphDatabase
+    from neo4j import exceptions as neo4j_errors
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StoreError(f"Neo4j exited with code {proc.returncode} while starting: {log_tail(opts.home)}")
+        try:
+            with (
+                GraphDatabase.driver(opts.bolt_uri, auth=_auth(opts.password), connection_timeout=2.0) as driver,
+                driver.session(database=opts.database) as session,
+            ):  # auto-commit: the driver does not retry
+                session.run("RETURN 1").consume()
+            return server_version(opts.bolt_uri, opts.password) or NEO4J_VERSION
+        except neo4j_errors.AuthError as exc:
+            raise StoreError(
+                f"Neo4j at {opts.bolt_uri} rejected NEO4J_PASSWORD ({exc.message}); the password of "
+                f"{opts.home} was set on its first start: use that one, or delete {opts.home / 'data'}"
+            ) from exc
+        except (
+            neo4j_errors.ServiceUnavailable,
+            neo4j_errors.SessionExpired,
+            OSError,
+            neo4j_errors.DatabaseUnavailable,
+            neo4j_errors.TransientError,
+        ):
+            time.sleep(1.0)
+    raise StoreError(f"Neo4j did not answer on {opts.bolt_uri} within {timeout:.0f} s: {log_tail(opts.home)}")
+
+
+def start(
+    opts: ServerOptions | None = None, progress: Progress = _quiet, timeout: float = START_TIMEOUT_S
+) -> ServerStatus:
+    """Start the server at ``opts.home`` and wait for Bolt; a no-op if it already runs."""
+    opts = (opts or ServerOptions.from_env()).validate()
+    current = status(opts.home, probe=False)
+    if current.running:
+        current.message = f"Neo4j is already running (pid {current.pid}) at {current.bolt_uri}"
+        return current
+    java = find_java()
+    check_ports_free(opts)
+    lib = ensure_jars(progress)
+    write_config(opts)
+    if opts.password and not _system_db_exists(opts.home):
+        set_initial_password(java, lib, opts)
+    progress(f"Starting Neo4j {NEO4J_VERSION} (home {opts.home}) ...")
+    started = time.monotonic()
+    proc = _launch(java, lib, opts)
+    pid_file(opts.home).write_text(f"{proc.pid}\n", encoding="utf-8")
+    try:
+        version = _wait_for_bolt(proc, opts, timeout)
+    except BaseException:
+        _terminate(proc.pid, grace=10.0)
+        _remove(pid_file(opts.home))
+        raise
+    _write_state(opts, proc.pid, version)
+    result = status(opts.home, probe=False)
+    result.version, result.bolt_answers = version, True
+    took = time.monotonic() - started
+    result.message = f"Neo4j {version} started in {took:.1f} s (pid {proc.pid}) at {opts.bolt_uri}"
+    return result
+
+
+def _write_state(opts: ServerOptions, pid: int, version: str) -> None:
+    state = {
+        "pid": pid,
+        "version": version,
+        "bolt_uri": opts.bolt_uri,
+        "http_url": opts.http_url,
+        "browser_url": opts.browser_url,
+        "auth_enabled": bool(opts.password),
+        "lib": str(lib_dir()),
+    }
+    state_file(opts.home).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    """Signal the server's process group (its own session), falling back to the pid."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _process_alive(pid):
+            return True
+        time.sleep(0.2)
+    return not _process_alive(pid)
+
+
+def _terminate(pid: int, grace: float = STOP_TIMEOUT_S) -> bool:
+    """SIGTERM, wait ``grace`` seconds, then SIGKILL; True if it stopped cleanly."""
+    _signal(pid, signal.SIGTERM)
+    if _wait_gone(pid, grace):
+        return True
+    _signal(pid, signal.SIGKILL)
+    _wait_gone(pid, 10.0)
+    return False
+
+
+def stop(home: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> ServerStatus:
+    """Stop the server at ``home`` (no-op when it is not running) and remove its pid file."""
+    home = (home or default_home()).expanduser()
+    pid = running_pid(home)
+    if pid is None:
+        return ServerStatus(running=False, home=str(home.resolve()), message=f"Neo4j is not running (home {home})")
+    started = time.monotonic()
+    clean = _terminate(pid, timeout)
+    _remove(pid_file(home))
+    how = "stopped" if clean else f"did not stop within {timeout:.0f} s and was killed"
+    return ServerStatus(
+        running=False,
+        home=str(home.resolve()),
+        pid=pid,
+        message=f"Neo4j (pid {pid}) {how} after {time.monotonic() - started:.1f} s",
+    )
