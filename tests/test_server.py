@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kgsynth.errors import ConfigError
-from kgsynth.graph import server
+from kgsynth.graph import neo4j_dist, server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parents[1]
@@ -102,10 +102,10 @@ def test_bad_options_are_config_errors(tmp_path: Path, kw: dict[str, object], ne
 
 
 def test_pom_pins_the_versions() -> None:
-    pom = server.render_pom()
-    assert f"<version>{server.NEO4J_VERSION}</version>" in pom
-    assert f"<version>{server.BROWSER_VERSION}</version>" in pom
-    assert server.NEO4J_VERSION.startswith("5.26.")
+    pom = neo4j_dist.render_pom()
+    assert f"<version>{neo4j_dist.NEO4J_VERSION}</version>" in pom
+    assert f"<version>{neo4j_dist.BROWSER_VERSION}</version>" in pom
+    assert neo4j_dist.NEO4J_VERSION.startswith("5.26.")
 
 
 # -- ports and pids ------------------------------------------------------------------
@@ -165,15 +165,15 @@ def test_old_java_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    assert server.java_major_version(str(fake)) == 11
+    assert neo4j_dist.java_major_version(str(fake)) == 11
     with pytest.raises(ConfigError, match="Java 17\\+ needed.*Java 11"):
-        server.find_java()
+        neo4j_dist.find_java()
 
 
 def test_missing_maven_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigError, match="Maven not found: install maven"):
-        server.find_maven()
+        neo4j_dist.find_maven()
 
 
 # -- a live server (started by .ci/run) --------------------------------------------

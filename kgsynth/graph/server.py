@@ -16,31 +16,31 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kgsynth.errors import ConfigError, StoreError
-from kgsynth.settings import Neo4jSettings, user_cache_dir, user_data_dir
+from kgsynth.graph.neo4j_dist import (
+    NEO4J_VERSION,
+    Progress,
+    _quiet,
+    _tail_text,
+    ensure_jars,
+    find_java,
+    lib_dir,
+)
+from kgsynth.settings import Neo4jSettings, user_data_dir
 
-NEO4J_VERSION = "5.26.30"
-"""Latest 5.26 (LTS) patch on Maven Central when this was written."""
-BROWSER_VERSION = "5.24.0"
-"""Newest ``org.neo4j.client:neo4j-browser`` on Maven Central; works with 5.26."""
-MIN_JAVA = 17
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 _SIZE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
-_COMPLETE = ".complete"
 
 # The JVM flags Neo4j's own launcher adds (from its default neo4j.conf); we start
 # the JVM directly, so ``server.jvm.additional`` in the config is not read.
@@ -61,12 +61,6 @@ _JVM_FLAGS = (
     "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
 )
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Default progress callback: say nothing."""
 
 
 def default_home() -> Path:
@@ -189,110 +183,6 @@ def jvm_args(opts: ServerOptions, lib: Path) -> list[str]:
     ]
 
 
-# -- tools ----------------------------------------------------------------------
-
-
-def find_java() -> str:
-    """Path of a Java 17+ ``java`` (``JAVA_HOME`` first), or a ConfigError saying what to install."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
-    java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
-    hint = f"Java {MIN_JAVA}+ not found: install openjdk-{MIN_JAVA}-jre-headless (or set JAVA_HOME)"
-    if not java:
-        raise ConfigError(hint)
-    version = java_major_version(java)
-    if version is None:
-        raise ConfigError(f"{hint}; `{java} -version` did not run")
-    if version < MIN_JAVA:
-        raise ConfigError(f"Java {MIN_JAVA}+ needed, {java} is Java {version}: install openjdk-{MIN_JAVA}-jre-headless")
-    return java
-
-
-def java_major_version(java: str) -> int | None:
-    """The major version ``java -version`` reports (1.8 -> 8), or None if it fails."""
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not match:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
-
-
-def find_maven() -> str:
-    """Path of ``mvn``, or a ConfigError: Maven is only needed for the first fetch."""
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise ConfigError(
-            f"Maven not found: install maven (needed once, to fetch Neo4j {NEO4J_VERSION} into {cache_dir()})"
-        )
-    return mvn
-
-
-# -- fetching the jars ------------------------------------------------------------
-
-
-def cache_dir(version: str = NEO4J_VERSION) -> Path:
-    """Where the jars of one Neo4j version are cached (shared by every home)."""
-    return user_cache_dir() / f"neo4j-{version}"
-
-
-def lib_dir(version: str = NEO4J_VERSION) -> Path:
-    return cache_dir(version) / "lib"
-
-
-def is_fetched(version: str = NEO4J_VERSION) -> bool:
-    """True when a previous fetch finished (the marker is written last)."""
-    return (lib_dir(version) / _COMPLETE).is_file()
-
-
-def render_pom(version: str = NEO4J_VERSION, browser: str = BROWSER_VERSION) -> str:
-    """The packaged pom with the versions filled in."""
-    template = (Path(__file__).parent / "neo4j-pom.xml").read_text(encoding="utf-8")
-    return template.replace("@NEO4J_VERSION@", version).replace("@BROWSER_VERSION@", browser)
-
-
-def ensure_jars(progress: Progress = _quiet, version: str = NEO4J_VERSION) -> Path:
-    """Fetch Neo4j and Browser with Maven once; later calls return the cached folder."""
-    lib = lib_dir(version)
-    if is_fetched(version):
-        return lib
-    mvn = find_maven()
-    progress(f"Fetching Neo4j {version} and Neo4j Browser {BROWSER_VERSION} from Maven Central into {lib} ...")
-    cache_dir(version).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir(version), prefix="fetch-") as tmp:
-        work = Path(tmp)
-        (work / "pom.xml").write_text(render_pom(version), encoding="utf-8")
-        target = work / "lib"
-        cmd = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(work / "pom.xml"),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={target}",
-            "-DincludeScope=runtime",
-        ]
-        started = time.monotonic()
-        out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
-        if out.returncode != 0 or not any(target.glob("neo4j-*.jar")):
-            tail = _tail_text(out.stdout + out.stderr, 8)
-            raise StoreError(f"Maven could not fetch Neo4j {version} (exit {out.returncode}): {tail}")
-        (target / _COMPLETE).write_text(f"{version} {BROWSER_VERSION}\n", encoding="utf-8")
-        if lib.exists() and not is_fetched(version):
-            shutil.rmtree(lib)  # an unfinished copy from an older kgsynth; never a complete one in use
-        try:
-            target.rename(lib)
-        except OSError:
-            if not is_fetched(version):  # another start finished first: use its copy
-                raise
-    progress(f"Fetched Neo4j {version} in {time.monotonic() - started:.0f} s")
-    return lib
-
-
 # -- ports, pids, state --------------------------------------------------------------
 
 
@@ -379,12 +269,6 @@ def _read_state(home: Path) -> dict[str, object]:
 
 def console_log(home: Path) -> Path:
     return home / "logs" / "console.log"
-
-
-def _tail_text(text: str, lines: int) -> str:
-    """The last non-empty lines of ``text`` joined with " | " (errors stay one line)."""
-    kept = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(kept[-lines:]) or "(no output)"
 
 
 def log_tail(home: Path, lines: int = 12) -> str:
