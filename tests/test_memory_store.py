@@ -48,7 +48,7 @@ def test_failed_save_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mon
 
     store = MemoryStore(path)
     store.upsert_relations(relations)
-    monkeypatch.setattr("kgsynth.graph.memory.os.replace", boom)
+    monkeypatch.setattr("kgsynth.atomic.os.replace", boom)
     with pytest.raises(OSError):
         store.checkpoint()
     assert path.read_bytes() == good

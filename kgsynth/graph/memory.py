@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import networkx as nx
 
+from kgsynth.atomic import atomic_open
 from kgsynth.errors import StoreError
 from kgsynth.graph.model import Concept, Provenance, Relation, merge_lists
 from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore
@@ -197,18 +196,8 @@ def _write_graph(graph: nx.MultiDiGraph, path: Path) -> None:
         "nodes": [[n, d] for n, d in graph.nodes(data=True)],
         "edges": [[s, k, o, d] for s, o, k, d in graph.edges(keys=True, data=True)],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as gz:
-            gz.write(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-            gz.flush()
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as gz:
+        gz.write(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
 
 
 def _read_graph(path: Path) -> nx.MultiDiGraph:
