@@ -1,0 +1,215 @@
+"""Motifs declared as data: typed slots, typed edges and a shape.
+
+A motif is what a note is written from (one fact, a path, a patient bundle...).
+It is validated against the schema allowlist when it is built, so a typo in a
+YAML file fails with a clear :class:`ConfigError` before any query runs, and
+nothing user-written can reach query text: groups and types only travel as
+query parameters, except the anchor type, which is filled from the allowlist.
+
+Every motif has an *anchor* edge (its first edge): sampling draws anchors of
+one relation type at a time, which is what makes per-relation-type balance and
+graph-size-independent cost possible (see :mod:`kgsynth.cypher.sampling`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from kgsynth.errors import ConfigError
+from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, check_group, check_relation_type
+
+Shape = Literal["edge", "path", "star", "triangle", "bundle"]
+
+#: Relation types that are structure, not facts: a motif uses them only when it says so.
+STRUCTURAL_TYPES: tuple[str, ...] = ("IS_A", "SAME_AS")
+#: Every fact type: the default of an edge that names no types.
+FACT_TYPES: tuple[str, ...] = tuple(t for t in RELATION_TYPES if t not in STRUCTURAL_TYPES)
+
+
+class Slot(BaseModel):
+    """A node variable; ``min``/``max`` > 1 make it a set (star leaves, symptoms)."""
+
+    groups: list[str] = Field(default_factory=list, description="Allowed semantic groups; empty = any.")
+    min: int = Field(default=1, ge=0)
+    max: int = Field(default=1, ge=1)
+
+    def allowed_groups(self) -> list[str]:
+        return list(self.groups) if self.groups else list(SEMANTIC_GROUPS)
+
+
+class MotifEdge(BaseModel):
+    """A typed edge between two slots, ``subject -> object``."""
+
+    subject: str
+    object: str
+    types: list[str] = Field(default_factory=lambda: list(FACT_TYPES))
+    directed: bool = True
+
+
+class Motif(BaseModel):
+    """A small typed graph pattern; ``edges[0]`` is the anchor edge."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")
+    description: str = ""
+    shape: Shape
+    slots: dict[str, Slot]
+    edges: list[MotifEdge] = Field(min_length=1)
+    #: Allow IS_A / SAME_AS edges to be sampled as facts.
+    allow_structural: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Motif:
+        for slot_name, slot in self.slots.items():
+            for group in slot.groups:
+                check_group(group)
+            if slot.min > slot.max:
+                raise ConfigError(f"motif {self.name}: slot {slot_name} has min > max")
+        for edge in self.edges:
+            for end in (edge.subject, edge.object):
+                if end not in self.slots:
+                    raise ConfigError(f"motif {self.name}: edge names unknown slot {end!r}")
+            if not edge.types:
+                raise ConfigError(f"motif {self.name}: edge {edge.subject}->{edge.object} has no types")
+            for type_ in edge.types:
+                check_relation_type(type_)
+                if type_ in STRUCTURAL_TYPES and not self.allow_structural:
+                    raise ConfigError(
+                        f"motif {self.name}: {type_} is structure, not a fact; set allow_structural: true to sample it"
+                    )
+        _SHAPE_CHECKS[self.shape](self)
+        return self
+
+    @property
+    def anchor(self) -> MotifEdge:
+        return self.edges[0]
+
+
+def _fail(motif: Motif, why: str) -> None:
+    raise ConfigError(f"motif {motif.name} (shape {motif.shape}): {why}")
+
+
+def _check_anchor(motif: Motif) -> None:
+    anchor = motif.anchor
+    if not anchor.directed:
+        _fail(motif, "the first (anchor) edge must be directed")
+    if anchor.subject == anchor.object:
+        _fail(motif, "the anchor edge must join two different slots")
+    for end in (anchor.subject, anchor.object):
+        if motif.slots[end].max != 1 and motif.shape != "star":
+            _fail(motif, f"anchor slot {end} must hold exactly one concept")
+
+
+def _check_edge(motif: Motif) -> None:
+    _check_anchor(motif)
+    if len(motif.edges) != 1 or len(motif.slots) != 2:
+        _fail(motif, "needs exactly two slots and one edge")
+
+
+def _check_star(motif: Motif) -> None:
+    _check_anchor(motif)
+    if len(motif.edges) != 1 or len(motif.slots) != 2:
+        _fail(motif, "needs a hub slot, a leaf slot and one edge hub -> leaf")
+    if motif.slots[motif.anchor.subject].max != 1:
+        _fail(motif, "the hub slot must hold exactly one concept")
+    leaf = motif.slots[motif.anchor.object]
+    if leaf.min != leaf.max or leaf.min < 2:
+        _fail(motif, "the leaf slot needs min == max >= 2 (the number k of distinct neighbours)")
+
+
+def _check_tree(motif: Motif, arms: int, exact: bool) -> None:
+    """Anchor plus ``arms`` edges, each from an anchor slot to a new slot."""
+    _check_anchor(motif)
+    rest = motif.edges[1:]
+    if (len(rest) != arms) if exact else not (1 <= len(rest) <= arms):
+        _fail(motif, f"needs the anchor edge plus {arms} edge(s) from its slots to new slots")
+    anchor_slots = {motif.anchor.subject, motif.anchor.object}
+    seen = set(anchor_slots)
+    for edge in rest:
+        ends = {edge.subject, edge.object}
+        inner, outer = ends & anchor_slots, ends - anchor_slots
+        if len(inner) != 1 or len(outer) != 1 or outer & seen:
+            _fail(motif, f"edge {edge.subject}->{edge.object} must join an anchor slot to a new slot")
+        seen |= outer
+    if seen != set(motif.slots):
+        _fail(motif, "every slot must be reached by an edge")
+
+
+def _check_path(motif: Motif) -> None:
+    _check_tree(motif, 1, exact=True)
+    if motif.edges[1].subject != motif.anchor.object:
+        _fail(motif, "the second edge must start where the first ends: (a)-[r1]->(b)-[r2]->(c)")
+
+
+def _check_bundle(motif: Motif) -> None:
+    _check_tree(motif, 2, exact=False)
+
+
+def _check_triangle(motif: Motif) -> None:
+    _check_anchor(motif)
+    if len(motif.edges) != 3 or len(motif.slots) != 3:
+        _fail(motif, "needs three slots and three edges")
+    a, b = motif.anchor.subject, motif.anchor.object
+    (c,) = set(motif.slots) - {a, b}
+    pairs = [{e.subject, e.object} for e in motif.edges[1:]]
+    if {a, c} not in pairs or {b, c} not in pairs:
+        _fail(motif, f"edges 2 and 3 must join {a}-{c} and {b}-{c}")
+    if motif.slots[c].max != 1:
+        _fail(motif, f"slot {c} must hold exactly one concept")
+
+
+_SHAPE_CHECKS = {
+    "edge": _check_edge,
+    "path": _check_path,
+    "star": _check_star,
+    "triangle": _check_triangle,
+    "bundle": _check_bundle,
+}
+
+
+# -- loading ------------------------------------------------------------------
+def parse_motif(data: object, origin: str) -> Motif:
+    """Validate one motif mapping; ``origin`` (a file name) goes into the error."""
+    try:
+        return Motif.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{origin}: invalid motif at {where or 'top level'}: {first['msg']}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+
+
+def load_motif_file(path: Path) -> Motif:
+    """A motif from a YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read motif file {path}: {exc}") from exc
+    return parse_motif(data, str(path))
+
+
+def builtin_motifs() -> dict[str, Motif]:
+    """The motifs shipped in ``kgsynth/cypher/motifs/*.yaml``, by name."""
+    folder = resources.files("kgsynth.cypher.motifs")
+    motifs = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            motif = parse_motif(yaml.safe_load(entry.read_text(encoding="utf-8")), f"builtin {entry.name}")
+            motifs[motif.name] = motif
+    return motifs
+
+
+def resolve_motif(name_or_path: str) -> Motif:
+    """A builtin motif by name, or a YAML file by path."""
+    builtins = builtin_motifs()
+    if name_or_path in builtins:
+        return builtins[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return load_motif_file(path)
+    raise ConfigError(f"unknown motif {name_or_path!r}; builtin: {', '.join(builtins)} (or pass a .yaml file)")

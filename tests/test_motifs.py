@@ -1,0 +1,95 @@
+"""Motifs as data: builtins load, bad motifs fail clearly, nothing user-written reaches Cypher text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kgsynth.cypher import query
+from kgsynth.cypher.motif import Motif, builtin_motifs, load_motif_file, resolve_motif
+from kgsynth.cypher.plan import compile_motif
+from kgsynth.errors import ConfigError
+
+
+def _edge_motif(**changes) -> dict:
+    data = {
+        "name": "m",
+        "shape": "edge",
+        "slots": {"a": {"groups": ["Chemical"]}, "b": {"groups": ["Disease"]}},
+        "edges": [{"subject": "a", "object": "b", "types": ["TREATS"]}],
+    }
+    data.update(changes)
+    return data
+
+
+def test_builtins_cover_every_shape() -> None:
+    motifs = builtin_motifs()
+    assert {m.shape for m in motifs.values()} == {"edge", "path", "star", "triangle", "bundle"}
+    assert {"single_edge", "two_hop", "star", "triangle", "patient_bundle"} <= set(motifs)
+    # the default fact types leave structure out
+    assert not {"SAME_AS", "IS_A"} & set(motifs["single_edge"].anchor.types)
+
+
+def test_unknown_group_and_type_are_rejected_with_the_name() -> None:
+    bad_group = _edge_motif(slots={"a": {"groups": ["Drugz"]}, "b": {}})
+    with pytest.raises(ConfigError, match="Drugz"):
+        Motif.model_validate(bad_group)
+    bad_type = _edge_motif(edges=[{"subject": "a", "object": "b", "types": ["HEALS"]}])
+    with pytest.raises(ConfigError, match="HEALS"):
+        Motif.model_validate(bad_type)
+
+
+def test_structural_types_need_opt_in() -> None:
+    same_as = _edge_motif(edges=[{"subject": "a", "object": "b", "types": ["SAME_AS"]}])
+    with pytest.raises(ConfigError, match="allow_structural"):
+        Motif.model_validate(same_as)
+    assert Motif.model_validate({**same_as, "allow_structural": True}).anchor.types == ["SAME_AS"]
+
+
+def test_shape_rules_are_checked() -> None:
+    broken_path = {
+        "name": "p",
+        "shape": "path",
+        "slots": {"a": {}, "b": {}, "c": {}},
+        "edges": [
+            {"subject": "a", "object": "b", "types": ["TREATS"]},
+            {"subject": "a", "object": "c", "types": ["CAUSES"]},
+        ],
+    }
+    with pytest.raises(ConfigError, match="second edge must start"):
+        Motif.model_validate(broken_path)
+    with pytest.raises(ConfigError, match="unknown slot"):
+        Motif.model_validate(_edge_motif(edges=[{"subject": "a", "object": "zz", "types": ["TREATS"]}]))
+
+
+def test_yaml_file_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nshape: edge\nslots: {a: {groups: [Nope]}, b: {}}\nedges: [{subject: a, object: b}]\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*Nope"):
+        load_motif_file(path)
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "name: mine\nshape: edge\nslots: {a: {}, b: {}}\nedges: [{subject: a, object: b, types: [BINDS]}]\n"
+    )
+    assert resolve_motif(str(good)).name == "mine"
+    with pytest.raises(ConfigError, match="unknown motif"):
+        resolve_motif("no_such_motif")
+
+
+def test_query_text_holds_only_allowlisted_names() -> None:
+    """Groups and types travel as parameters: two motifs differing only in groups share one text."""
+    one = compile_motif(Motif.model_validate(_edge_motif()))
+    other = compile_motif(Motif.model_validate(_edge_motif(slots={"a": {"groups": ["Gene"]}, "b": {}})))
+    assert one.query == other.query == "match_edge"
+    text = query("motifs", one.query, TYPE="TREATS")
+    assert "Chemical" not in text and "Gene" not in text and "$groups_a" in text
+    with pytest.raises(ConfigError):
+        query("motifs", "match_edge", TYPE="TREATS]->() DETACH DELETE a //")
+
+
+def test_every_builtin_compiles_to_an_existing_query() -> None:
+    for motif in builtin_motifs().values():
+        plan = compile_motif(motif)
+        text = query("motifs", plan.query, TYPE=plan.anchor_types[0])
+        assert f"MATCH (a:Concept)-[r:{plan.anchor_types[0]}]->(b:Concept)" in text
