@@ -1,0 +1,189 @@
+"""Load speed: synthetic UMLS RRF -> Neo4j and the embedded store, against a naive baseline.
+
+Generates MRCONSO/MRSTY/MRREL with ``--relations`` MRREL rows (default 10^6) over
+``relations / 10`` concepts, then, each in a fresh process (so peak memory is that
+load's own):
+
+* ``neo4j``: the real loader (``UmlsLoader`` + ``run_load``, batched UNWIND upserts);
+* ``embedded``: the same into ``MemoryStore``;
+* ``naive``: one auto-commit Cypher query per relation row (the same upsert query with
+  a one-row list), timed on the first ``--naive-rows`` relations and extrapolated.
+
+Peak memory (``ru_maxrss`` of the loading process) is printed per size: pass
+several ``--relations`` values to see that it stays flat as the file grows.
+
+    python bench/load.py --uri bolt://127.0.0.1:7701 --relations 100000 --relations 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+LABELS = ("may_treat", "may_be_treated_by", "isa", "inverse_isa", "has_finding_site", "manifestation_of",
+          "has_causative_agent", "associated_with", "part_of", "may_prevent", "unmapped_label_x", "")
+
+
+def generate(folder: Path, relations: int, seed: int = 7) -> dict[str, int]:
+    """Write a synthetic RRF set (invented CUIs) streaming, in NLM's column layout."""
+    rng = random.Random(seed)
+    concepts = max(relations // 10, 1000)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "MRCONSO.RRF", "w", encoding="utf-8") as conso, \
+            open(folder / "MRSTY.RRF", "w", encoding="utf-8") as sty:
+        for i in range(concepts):
+            cui = f"C{i:07d}"
+            conso.write(f"{cui}|ENG|P|L{i:07d}|PF|S{i:07d}|Y|A{i:08d}||||SYNTH|PT|X{i}|Synthetic concept {i}|0|N||\n")
+            tui = ("T047", "T121", "T184", "T023", "T028")[i % 5]
+            sty.write(f"{cui}|{tui}|A1|Synthetic type|AT{i:08d}|256|\n")
+    with open(folder / "MRREL.RRF", "w", encoding="utf-8") as rel:
+        for j in range(relations):
+            a, b = rng.randrange(concepts), rng.randrange(concepts)
+            if a == b:
+                b = (b + 1) % concepts
+            rela = LABELS[j % len(LABELS)]
+            rel_code = "RO" if rela else "CHD"
+            rel.write(f"C{a:07d}||CUI|{rel_code}|C{b:07d}||CUI|{rela}|R{j:09d}||SYNTH|SYNTH|||N||\n")
+    return {"concepts": concepts, "relations": relations}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def clear(store) -> None:
+    """Empty the server in small transactions (a 10^6-edge graph is too big for one DETACH DELETE)."""
+    from kgsynth.cypher import query
+
+    store.run(query("loaders", "clear_relationships"))
+    store.run(query("loaders", "clear_nodes"))
+
+
+def load_once(folder: str, uri: str | None, batch_size: int) -> dict[str, float]:
+    """One load in this (fresh) process; returns rate, time and this process's peak memory."""
+    from kgsynth.graph.memory import MemoryStore
+    from kgsynth.loaders.runner import run_load
+    from kgsynth.loaders.umls import UmlsLoader
+
+    if uri:
+        from kgsynth.graph.neo4j_store import Neo4jStore
+        from kgsynth.settings import Neo4jSettings
+
+        store = Neo4jStore(Neo4jSettings(uri=uri))
+        clear(store)
+    else:
+        store = MemoryStore(None)
+    report = run_load(UmlsLoader(Path(folder)), store, batch_size=batch_size, show_progress=False)
+    with open(Path(folder) / "MRREL.RRF", "rb") as handle:
+        mrrel_rows = sum(1 for _ in handle)
+    store.close()
+    return {
+        "seconds": report.seconds,
+        "relations_loaded": report.relations_loaded,
+        "concepts_loaded": report.concepts_loaded,
+        "relations_per_s": mrrel_rows / report.seconds,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def naive(folder: str, uri: str, rows: int) -> dict[str, float]:
+    """One auto-commit query per MRREL row: the rate a row-at-a-time loader gets."""
+    from itertools import islice
+
+    from kgsynth.cypher import query
+    from kgsynth.graph.neo4j_store import Neo4jStore
+    from kgsynth.loaders.base import LoadContext
+    from kgsynth.loaders.umls import UmlsLoader
+    from kgsynth.settings import Neo4jSettings
+
+    store = Neo4jStore(Neo4jSettings(uri=uri))
+    clear(store)
+    loader = UmlsLoader(Path(folder))
+    ctx = LoadContext()
+    stream = loader.records(ctx)
+    from kgsynth.graph.model import Relation
+
+    relations = islice((r for r in stream if isinstance(r, Relation)), rows)
+    started = time.perf_counter()
+    n = 0
+    for rel in relations:
+        row = rel.model_dump()
+        row["provenance"] = [p.key() for p in rel.provenance]
+        store.run(query("store", "upsert_relations", TYPE=rel.type), rows=[row])
+        n += 1
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"rows": n, "seconds": seconds, "relations_per_s": n / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--relations", type=int, action="append", help="MRREL rows (repeat for several sizes)")
+    parser.add_argument("--uri", default=None, help="Neo4j Bolt URI (default: NEO4J_URI); unset = embedded only")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--naive-rows", type=int, default=2000)
+    parser.add_argument("--skip-embedded", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    import os
+
+    uri = args.uri or os.environ.get("NEO4J_URI")
+    sizes = args.relations or [1_000_000]
+    results: list[dict] = []
+    naive_result: dict | None = None
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, \
+            ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        for size in sizes:
+            folder = Path(tmp) / f"rrf-{size}"
+            shape = generate(folder, size)
+            row: dict = {"relations": size, "concepts": shape["concepts"]}
+            if uri:
+                row["neo4j"] = pool.submit(load_once, str(folder), uri, args.batch_size).result()
+                if naive_result is None:
+                    naive_result = pool.submit(naive, str(folder), uri, args.naive_rows).result()
+            if not args.skip_embedded:
+                row["embedded"] = pool.submit(load_once, str(folder), None, args.batch_size).result()
+            results.append(row)
+            _progress(row)
+    report = {"sizes": results, "naive": naive_result}
+    if naive_result and any("neo4j" in r for r in results):
+        best = results[-1]["neo4j"]["relations_per_s"]
+        report["speedup_vs_naive"] = best / naive_result["relations_per_s"]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _table(report)
+    return 0
+
+
+def _progress(row: dict) -> None:
+    print(f"done {row['relations']:,} relations", file=sys.stderr)
+
+
+def _table(report: dict) -> None:
+    print("| relations | store | seconds | relations/s | peak RSS (MB) |")
+    print("|---:|---|---:|---:|---:|")
+    for row in report["sizes"]:
+        for store in ("neo4j", "embedded"):
+            if store in row:
+                r = row[store]
+                print(f"| {row['relations']:,} | {store} | {r['seconds']:.1f} | {r['relations_per_s']:,.0f} "
+                      f"| {r['peak_mb']:,.0f} |")
+    if report.get("naive"):
+        n = report["naive"]
+        print(f"| {n['rows']:,} (slice) | neo4j naive, 1 query/row | {n['seconds']:.1f} | "
+              f"{n['relations_per_s']:,.0f} | - |")
+        print(f"\nspeed-up of the batched loader over naive: {report['speedup_vs_naive']:.1f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""BioRED and BC5CDR corpora as KG facts: annotated entities -> concepts, relations -> edges.
+
+Documents are read by :func:`kgsynth.loaders.corpus.read_documents` (PubTator, BioC
+XML, BioC JSON with BioRED's missing keys defaulted), shared with evaluation.
+Each entity id becomes a concept (``MESH:``, ``NCBIGene:``, ``NCBITaxon:``,
+``dbSNP:``/``tmVar:``, ``Cellosaurus:``) with its mention strings as synonyms; each
+document-level relation becomes one KG edge whose evidence list gathers the PMIDs
+of every document stating it (the store merges them into one edge).
+
+BioRED relations are undirected, and the corpus lists a pair in either order, so
+endpoints are put in a fixed order (chemical, variant, gene, species, cell line,
+disease; then by id) to make "the same fact in two abstracts" one edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from kgsynth.errors import InputError
+from kgsynth.graph.model import Concept, Provenance
+from kgsynth.loaders.base import LoadContext, Loader, Record
+from kgsynth.loaders.corpus import CorpusDocument, qualified_id, read_documents, semantic_group
+from kgsynth.loaders.mapping import map_relation
+
+_ORDER = {"Chemical": 0, "Variant": 1, "Gene": 2, "Species": 3, "CellLine": 4, "Disease": 5}
+
+
+def kg_id(raw: str, group: str) -> str:
+    """The KG id of a corpus id; bare HGVS variant names (``p.G593S``) get an ``HGVS:`` prefix."""
+    qualified = qualified_id(raw, group)
+    if qualified and ":" not in qualified and group == "Variant":
+        return f"HGVS:{qualified}"
+    return qualified
+
+
+def corpus_source(path: Path) -> str:
+    """``BC5CDR`` for CDR files (by name), else ``BioRED``."""
+    return "BC5CDR" if "cdr" in path.name.lower() else "BioRED"
+
+
+class CorpusLoader(Loader):
+    """Load one or more BioRED / BC5CDR files (format detected per file)."""
+
+    source = "BioRED"
+
+    def __init__(self, paths: list[Path], source: str | None = None, release: str = "") -> None:
+        if not paths:
+            raise InputError("no corpus file given")
+        self.paths = [Path(p) for p in paths]
+        self.source = source or corpus_source(self.paths[0])
+        self.release = release
+
+    def records(self, ctx: LoadContext) -> Iterator[Record]:
+        for path in self.paths:
+            if path.is_dir():
+                raise InputError(f"{path}: is a directory; give the corpus files (PubTator, BioC XML or JSON)")
+            ctx.opened(path)
+            prov = Provenance(source=self.source, release=self.release, file=path.name)
+            for doc in read_documents(path):
+                ctx.read()
+                yield from self._document(doc, prov, ctx)
+
+    def _document(self, doc: CorpusDocument, prov: Provenance, ctx: LoadContext) -> Iterator[Record]:
+        groups: dict[str, str] = {}
+        names: dict[str, list[str]] = {}
+        for mention in doc.mentions:
+            group = semantic_group(mention.type)
+            for raw in mention.ids:
+                concept_id = kg_id(raw, group)
+                if not concept_id or ":" not in concept_id:
+                    ctx.skip(f"{mention.type} id without a namespace")
+                    continue
+                groups.setdefault(raw, group)
+                names.setdefault(concept_id, [])
+                if mention.text not in names[concept_id]:
+                    names[concept_id].append(mention.text)
+        for raw, group in groups.items():
+            concept_id = kg_id(raw, group)
+            texts = names.get(concept_id, [])
+            yield Concept(id=concept_id, name=texts[0] if texts else "", synonyms=texts[1:], group=group,
+                          provenance=[prov])
+        evidence = [f"PMID:{doc.id}"]
+        for rel in doc.relations:
+            ends = []
+            for raw in (rel.id1, rel.id2):
+                group = groups.get(raw, "Other")
+                ends.append((_ORDER.get(group, 9), kg_id(raw, group)))
+            if not all(":" in e[1] for e in ends):
+                ctx.skip("relation endpoint id without a namespace")
+                continue
+            (_, a), (_, b) = sorted(ends)
+            scheme = "BC5CDR" if rel.type == "CID" else "BioRED"
+            yield map_relation(scheme, rel.type, a, b, prov, ctx, evidence=evidence, novelty=rel.novelty)

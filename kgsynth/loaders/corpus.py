@@ -1,0 +1,442 @@
+"""Streaming reader for annotated biomedical corpora: PubTator, BioC XML and BioC JSON.
+
+Stable API (the BioRED KG loader and the evaluation readers build on it)::
+
+    read_documents(path, fmt=None) -> Iterator[CorpusDocument]   # one document at a time
+    detect_format(path) -> "pubtator" | "bioc-xml" | "bioc-json"
+    CorpusDocument(id, text, title, mentions: [CorpusMention], relations: [CorpusRelation], source)
+    CorpusMention(start, end, text, type, ids: list[str])        # raw ids, composites split
+    CorpusRelation(type, id1, id2, novelty)                      # document level, by raw ids
+    semantic_group(corpus_type) -> str                           # "GeneOrGeneProduct" -> "Gene"
+    qualified_id(raw_id, group) -> str                           # "D003924" -> "MESH:D003924"
+    normalized_relation_type(corpus_type) -> str                 # "Association" -> "ASSOCIATED_WITH"
+
+Why this shape: the corpora disagree on details (BioRED separates composite ids with
+",", BC5CDR and NCBI-disease with "|", BioRED variant ids such as ``c|DEL|4153|A``
+contain "|" themselves, BC5CDR writes ``-1`` for "no id", BioRED's JSON leaves out
+``infons`` keys), so every quirk is resolved here once and downstream code sees one
+clean model. ``text`` is ``title + " " + abstract`` (BioC: passages placed at their
+offsets), which is exactly what the corpora's character offsets index into.
+Malformed input raises :class:`~kgsynth.errors.InputError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kgsynth.errors import InputError
+
+Format = Literal["pubtator", "bioc-xml", "bioc-json"]
+
+#: Corpus entity types -> kgsynth semantic groups (see kgsynth.graph.schema.SEMANTIC_GROUPS).
+GROUP_OF_TYPE: dict[str, str] = {
+    "GeneOrGeneProduct": "Gene",
+    "Gene": "Gene",
+    "DiseaseOrPhenotypicFeature": "Disease",
+    "Disease": "Disease",
+    "SpecificDisease": "Disease",
+    "DiseaseClass": "Disease",
+    "CompositeMention": "Disease",
+    "Modifier": "Disease",
+    "ChemicalEntity": "Chemical",
+    "Chemical": "Chemical",
+    "SequenceVariant": "Variant",
+    "Variant": "Variant",
+    "DNAMutation": "Variant",
+    "ProteinMutation": "Variant",
+    "SNP": "Variant",
+    "OrganismTaxon": "Species",
+    "Species": "Species",
+    "CellLine": "CellLine",
+}
+
+#: Corpus relation types -> kgsynth relation types (kgsynth.graph.schema.RELATION_TYPES).
+RELATION_TYPE_MAP: dict[str, str] = {
+    "Association": "ASSOCIATED_WITH",
+    "Positive_Correlation": "POSITIVE_CORRELATION",
+    "Negative_Correlation": "NEGATIVE_CORRELATION",
+    "Bind": "BINDS",
+    "Cotreatment": "COTREATMENT",
+    "Comparison": "COMPARISON",
+    "Drug_Interaction": "DRUG_INTERACTION",
+    "Conversion": "CONVERSION",
+    "CID": "CAUSES",  # BC5CDR: chemical-induced disease
+}
+
+#: Identifier namespace per group for bare corpus ids.
+NAMESPACE_OF_GROUP: dict[str, str] = {
+    "Gene": "NCBIGene",
+    "Disease": "MESH",
+    "Chemical": "MESH",
+    "Species": "NCBITaxon",
+    "CellLine": "Cellosaurus",
+}
+
+_TMVAR = re.compile(r"^[cgpmr]\|[A-Za-z]+\|")  # BioRED/tmVar variant ids contain "|"
+_NO_ID = {"", "-", "-1"}
+
+
+class CorpusMention(BaseModel):
+    """One annotated mention; ``text[start:end]`` of the document gives ``text``."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    type: str  # the corpus's own type name, e.g. "GeneOrGeneProduct"
+    ids: list[str] = Field(default_factory=list)  # raw ids, composite ids split, "-1" dropped
+
+
+class CorpusRelation(BaseModel):
+    """A document-level relation between two concept ids (raw, as the corpus writes them)."""
+
+    type: str
+    id1: str
+    id2: str
+    novelty: str = ""  # BioRED: "Novel" or "No"
+
+
+class CorpusDocument(BaseModel):
+    """One abstract with its annotation."""
+
+    id: str  # PMID
+    text: str
+    title: str = ""
+    mentions: list[CorpusMention] = Field(default_factory=list)
+    relations: list[CorpusRelation] = Field(default_factory=list)
+    source: str = ""  # file it came from
+
+    def span_errors(self) -> list[str]:
+        """Mentions whose offsets do not reproduce their text (empty when sound)."""
+        return [
+            f"{self.id}: [{m.start}:{m.end}] does not give {m.text!r}"
+            for m in self.mentions
+            if not (0 <= m.start < m.end <= len(self.text)) or self.text[m.start : m.end] != m.text
+        ]
+
+
+# -- identifiers ----------------------------------------------------------------
+
+
+def split_ids(raw: str) -> list[str]:
+    """Split a composite id field; keep tmVar variant ids (which contain "|") whole."""
+    raw = raw.strip()
+    if raw in _NO_ID:
+        return []
+    parts = re.split(r"[,;]", raw) if _TMVAR.match(raw) is None else [raw]
+    ids: list[str] = []
+    for part in parts:
+        part = part.strip()
+        pieces = [part] if _TMVAR.match(part) else part.split("|")
+        ids.extend(p.strip() for p in pieces if p.strip() not in _NO_ID)
+    return list(dict.fromkeys(ids))
+
+
+def semantic_group(corpus_type: str) -> str:
+    """The kgsynth semantic group of a corpus entity type ("Other" when unknown)."""
+    return GROUP_OF_TYPE.get(corpus_type, corpus_type if corpus_type in NAMESPACE_OF_GROUP else "Other")
+
+
+def qualified_id(raw_id: str, group: str) -> str:
+    """Prefix a bare corpus id with its namespace, as the KG spells it.
+
+    Ids that already carry a namespace (``OMIM:604370``, ``MESH:D001``) are kept.
+    """
+    raw_id = raw_id.strip()
+    if not raw_id:
+        return ""
+    if _TMVAR.match(raw_id):
+        return f"tmVar:{raw_id}"
+    if re.fullmatch(r"rs\d+", raw_id):
+        return f"dbSNP:{raw_id}"
+    if ":" in raw_id:
+        return raw_id
+    if raw_id.startswith("CVCL_"):
+        return f"Cellosaurus:{raw_id}"
+    if re.fullmatch(r"[CD]\d{6,9}", raw_id):
+        return f"MESH:{raw_id}"
+    namespace = NAMESPACE_OF_GROUP.get(group)
+    return f"{namespace}:{raw_id}" if namespace else raw_id
+
+
+def normalized_relation_type(corpus_type: str) -> str:
+    """The kgsynth relation type of a corpus relation type (upper-cased when unmapped)."""
+    return RELATION_TYPE_MAP.get(corpus_type, corpus_type.upper())
+
+
+# -- format detection -------------------------------------------------------------
+
+
+def detect_format(path: Path) -> Format:
+    """Guess the format from the first non-blank characters (the extension breaks ties)."""
+    path = Path(path)
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            head = fh.read(4096).lstrip("\ufeff \t\r\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text") from exc
+    if not head:
+        raise InputError(f"{path}: file is empty")
+    if head.startswith("<"):
+        return "bioc-xml"
+    if head.startswith("{") or head.startswith("["):
+        return "bioc-json"
+    if re.match(r"[^\s|]+\|[ta]\|", head):
+        return "pubtator"
+    suffix = path.name.lower()
+    if suffix.endswith((".xml", ".bioc")):
+        return "bioc-xml"
+    if suffix.endswith(".json"):
+        return "bioc-json"
+    if "pubtator" in suffix:
+        return "pubtator"
+    raise InputError(f"{path}:1: cannot tell the format (expected PubTator, BioC XML or BioC JSON)")
+
+
+def read_documents(path: Path | str, fmt: Format | None = None) -> Iterator[CorpusDocument]:
+    """Stream the documents of a corpus file in file order."""
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt == "pubtator":
+        yield from _read_pubtator(path)
+    elif fmt == "bioc-xml":
+        yield from _read_bioc_xml(path)
+    elif fmt == "bioc-json":
+        yield from _read_bioc_json(path)
+    else:  # pragma: no cover - guarded by the Literal type
+        raise InputError(f"{path}: unknown corpus format {fmt!r}")
+
+
+# -- PubTator ---------------------------------------------------------------------
+
+
+def _read_pubtator(path: Path) -> Iterator[CorpusDocument]:
+    block: list[tuple[int, str]] = []
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if block:
+                    yield _pubtator_block(path, block)
+                    block = []
+                continue
+            # some writers omit the blank line between documents
+            if block and _starts_document(line) and _has_text_line(block) and _new_id(line, block):
+                yield _pubtator_block(path, block)
+                block = []
+            block.append((lineno, line))
+    if block:
+        yield _pubtator_block(path, block)
+
+
+def _starts_document(line: str) -> bool:
+    return re.match(r"[^\t|]+\|t\|", line) is not None
+
+
+def _new_id(line: str, block: list[tuple[int, str]]) -> bool:
+    return line.split("|", 1)[0] != block[0][1].split("|", 1)[0]
+
+
+def _has_text_line(block: list[tuple[int, str]]) -> bool:
+    return any(re.match(r"[^\t|]+\|[ta]\|", text) for _, text in block)
+
+
+def _pubtator_block(path: Path, block: list[tuple[int, str]]) -> CorpusDocument:
+    pmid = ""
+    title = abstract = None
+    mentions: list[CorpusMention] = []
+    relations: list[CorpusRelation] = []
+    for lineno, line in block:
+        where = f"{path}:{lineno}"
+        text_line = re.match(r"([^\t|]+)\|([ta])\|(.*)$", line)
+        if text_line:
+            doc_id, kind, body = text_line.groups()
+            if pmid and doc_id != pmid:
+                raise InputError(f"{where}: document id {doc_id} inside document {pmid} (missing blank line?)")
+            pmid = doc_id
+            if kind == "t":
+                title = body
+            else:
+                abstract = body
+            continue
+        fields = line.split("\t")
+        if pmid and fields[0] != pmid:
+            raise InputError(f"{where}: annotation for {fields[0]} inside document {pmid}")
+        pmid = pmid or fields[0]
+        if len(fields) >= 5 and fields[1].isdigit() and fields[2].isdigit():
+            start, end = int(fields[1]), int(fields[2])
+            if end <= start:
+                raise InputError(f"{where}: mention end {end} is not after start {start}")
+            ids = split_ids(fields[5]) if len(fields) > 5 else []
+            mentions.append(CorpusMention(start=start, end=end, text=fields[3], type=fields[4], ids=ids))
+        elif len(fields) in (4, 5) and not fields[1].isdigit():
+            novelty = fields[4].strip() if len(fields) == 5 else ""
+            relations.append(
+                CorpusRelation(type=fields[1], id1=fields[2].strip(), id2=fields[3].strip(), novelty=novelty)
+            )
+        else:
+            raise InputError(
+                f"{where}: expected 'PMID|t|title', 'PMID|a|abstract', a mention "
+                f"(PMID, start, end, text, type, ids) or a relation (PMID, type, id1, id2[, novelty]); "
+                f"got {len(fields)} tab-separated fields"
+            )
+    first = block[0][0]
+    if title is None and abstract is None:
+        raise InputError(f"{path}:{first}: document {pmid} has no title or abstract line")
+    title = title or ""
+    text = title if abstract is None else f"{title} {abstract}"
+    doc = CorpusDocument(id=pmid, text=text, title=title, mentions=mentions, relations=relations, source=str(path))
+    _check_spans(doc, path, first)
+    return doc
+
+
+def _check_spans(doc: CorpusDocument, path: Path, line: int | None) -> None:
+    """Out-of-range offsets are malformed input; text disagreements are left to callers."""
+    for m in doc.mentions:
+        if m.end > len(doc.text):
+            where = f"{path}:{line}" if line else f"{path}"
+            raise InputError(
+                f"{where}: document {doc.id}: mention {m.text!r} ends at {m.end}, text has {len(doc.text)} chars"
+            )
+
+
+# -- BioC -------------------------------------------------------------------------
+
+
+def _bioc_document(
+    path: Path, doc_id: str, passages: list[dict], relations: list[dict], line: int | None
+) -> CorpusDocument:
+    """Build a document from plain BioC dicts (shared by the XML and JSON readers)."""
+    text = ""
+    title = ""
+    mentions: list[CorpusMention] = []
+    for passage in passages:
+        offset = int(passage.get("offset", len(text) + (1 if text else 0)))
+        body = passage.get("text") or ""
+        if offset < len(text):
+            raise InputError(f"{path}: document {doc_id}: passage offset {offset} overlaps earlier text")
+        text = text + " " * (offset - len(text)) + body
+        if (passage.get("infons") or {}).get("type") in ("title", "front") and not title:
+            title = body
+        for ann in passage.get("annotations", []):
+            infons = ann.get("infons") or {}
+            locations = ann.get("locations") or []
+            if not locations:
+                raise InputError(f"{path}: document {doc_id}: annotation {ann.get('id')} has no location")
+            start = min(int(loc["offset"]) for loc in locations)
+            end = max(int(loc["offset"]) + int(loc["length"]) for loc in locations)
+            raw = infons.get("identifier") or infons.get("Identifier") or infons.get("MESH") or ""
+            mentions.append(
+                CorpusMention(
+                    start=start, end=end, text=ann.get("text") or "", type=infons.get("type", ""), ids=split_ids(raw)
+                )
+            )
+    if not title and passages:
+        title = passages[0].get("text") or ""
+    rels = []
+    for rel in relations:
+        infons = rel.get("infons") or {}
+        id1 = infons.get("entity1") or infons.get("Chemical") or ""
+        id2 = infons.get("entity2") or infons.get("Disease") or ""
+        if not id1 or not id2:
+            continue  # node-based relations without concept ids carry nothing comparable
+        rels.append(
+            CorpusRelation(
+                type=infons.get("type") or infons.get("relation") or "",
+                id1=id1,
+                id2=id2,
+                novelty=infons.get("novel", ""),
+            )
+        )
+    doc = CorpusDocument(id=str(doc_id), text=text, title=title, mentions=mentions, relations=rels, source=str(path))
+    _check_spans(doc, path, line)
+    return doc
+
+
+def _read_bioc_xml(path: Path) -> Iterator[CorpusDocument]:
+    from bioc.biocxml import BioCXMLDocumentReader
+    from lxml import etree
+
+    try:
+        reader = BioCXMLDocumentReader(str(path))
+        for doc in reader:
+            passages = [
+                {
+                    "offset": p.offset,
+                    "text": p.text or "",
+                    "infons": dict(p.infons),
+                    "annotations": [
+                        {
+                            "id": a.id,
+                            "text": a.text or "",
+                            "infons": dict(a.infons),
+                            "locations": [{"offset": loc.offset, "length": loc.length} for loc in a.locations],
+                        }
+                        for a in p.annotations
+                    ],
+                }
+                for p in doc.passages
+            ]
+            relations = [{"infons": dict(r.infons)} for r in doc.relations]
+            yield _bioc_document(path, doc.id, passages, relations, None)
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{path}:{exc.lineno}: malformed BioC XML ({exc.msg})") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: malformed BioC XML ({exc})") from exc
+
+
+def _read_bioc_json(path: Path) -> Iterator[CorpusDocument]:
+    """A BioC JSON collection, or JSON lines of BioC documents; missing keys get defaults."""
+    with path.open("r", encoding="utf-8") as fh:
+        head = fh.read(1)
+        while head and head.isspace():
+            head = fh.read(1)
+        fh.seek(0)
+        first_line = fh.readline()
+        fh.seek(0)
+        if _is_json_line_document(first_line):
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    yield _json_document(path, _loads(path, line, lineno), lineno)
+            return
+        try:
+            data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
+    documents = data.get("documents") if isinstance(data, dict) else data
+    if not isinstance(documents, list):
+        raise InputError(f"{path}:1: not a BioC JSON collection (no 'documents' list)")
+    for doc in documents:
+        yield _json_document(path, doc, None)
+
+
+def _is_json_line_document(line: str) -> bool:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and "passages" in obj
+
+
+def _loads(path: Path, line: str, lineno: int) -> dict:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+
+
+def _json_document(path: Path, doc: object, line: int | None) -> CorpusDocument:
+    where = f"{path}:{line}" if line else str(path)
+    if not isinstance(doc, dict) or "id" not in doc:
+        raise InputError(f"{where}: BioC document without an 'id'")
+    try:
+        return _bioc_document(path, str(doc["id"]), doc.get("passages") or [], doc.get("relations") or [], line)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"{where}: document {doc['id']}: malformed BioC JSON ({exc})") from exc
