@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from neo4j import Driver, GraphDatabase, Result
 from neo4j import exceptions as neo4j_errors
 
-from kgsynth.cypher import load_queries, query
+from kgsynth.cypher import query
 from kgsynth.errors import StoreError
 from kgsynth.graph.model import Concept, Provenance, Relation
 from kgsynth.graph.schema import RELATION_TYPES
@@ -54,10 +54,10 @@ class Neo4jStore(GraphStore):
         with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
             return [r.data() for r in session.run(text, params)]
 
-    def write(self, text: str, **params: Any) -> None:
-        """Run one write query in a managed (retried) transaction."""
+    def write(self, text: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one write query in a managed (retried) transaction; returns its rows."""
         with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
-            session.execute_write(lambda tx: tx.run(text, params).consume())
+            return session.execute_write(lambda tx: _rows(tx.run(text, params)))
 
     def read(self, text: str, **params: Any) -> list[dict[str, Any]]:
         """Run one read query in a managed (retried) transaction.
@@ -92,6 +92,7 @@ class Neo4jStore(GraphStore):
         return written
 
     def upsert_relations(self, relations: Iterable[Relation], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+        """One statement per relation type and batch; endpoints are merged only when missing."""
         written = 0
         for batch in batched(relations, batch_size):
             by_type: dict[str, list[dict]] = defaultdict(list)
@@ -100,12 +101,17 @@ class Neo4jStore(GraphStore):
                 row["provenance"] = [p.key() for p in relation.provenance]
                 by_type[relation.type].append(row)
             for type_, rows in sorted(by_type.items()):
-                self.write(query("store", "upsert_relations", TYPE=type_), rows=rows)
+                text = query("store", "upsert_relations", TYPE=type_)
+                if self.write(text, rows=rows)[0]["written"] < len(rows):
+                    ids = {row[end] for row in rows for end in ("subject", "object")}
+                    self.write(query("store", "merge_endpoints"), ids=sorted(ids))
+                    self.write(text, rows=rows)
             written += len(batch)
         return written
 
     def clear(self) -> None:
-        self.run(load_queries("store")["clear"])
+        self.run(query("store", "clear_relationships"))
+        self.run(query("store", "clear_nodes"))
 
     # -- reads ----------------------------------------------------------------
     def get_concepts(self, ids: Iterable[str]) -> dict[str, Concept]:
