@@ -1,0 +1,123 @@
+"""Data utility: does adding generated notes help NER on real abstracts?
+
+Fine-tunes the packaged all-MiniLM-L6-v2 as a token classifier on (a) BioRED train,
+(b) generated notes, (c) both, and scores each on BioRED dev with kgsynth's strict
+entity F1 (95% CI from a document bootstrap). The last column is F1 relative to the
+BioRED-only row, the baseline measured in the same run.
+
+Without ``--generated``, the "generated" notes are template notes written from the
+bundled sample KG (``kgsynth.evaluation.synthetic``), and the output says so.
+
+    python bench/utility.py --train-docs 400 --dev-docs 100 --gen-docs 400 --epochs 3
+    python bench/utility.py --generated notes/ --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("KGSYNTH_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, default=DEFAULT_DATA / "biored" / "Train.PubTator")
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DATA / "biored" / "Dev.PubTator")
+    parser.add_argument("--generated", type=Path, help="Generated NoteRecord JSONL (file or folder).")
+    parser.add_argument("--train-docs", type=int, default=400)
+    parser.add_argument("--dev-docs", type=int, default=100)
+    parser.add_argument("--gen-docs", type=int, default=400)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--max-len", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default).")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from kgsynth.console import emit, out
+    from kgsynth.errors import KgsynthError
+    from kgsynth.evaluation.readers import read_records
+    from kgsynth.evaluation.synthetic import template_notes
+    from kgsynth.evaluation.utility import utility_row
+    from kgsynth.graph.sample import sample_graph
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        train = read_records(args.train).records[: args.train_docs]
+        dev = read_records(args.dev).records[: args.dev_docs]
+        if args.generated:
+            generated = read_records(args.generated, "jsonl").records[: args.gen_docs]
+            source = f"generated notes from {args.generated}"
+        else:
+            concepts, relations = sample_graph()
+            generated = template_notes(concepts, relations, args.gen_docs, seed=args.seed, variety=3)
+            source = "template notes from the bundled sample KG (no generator output given)"
+    except KgsynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    common = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_len=args.max_len,
+        seed=args.seed,
+        bootstrap_samples=args.bootstrap,
+        progress=not args.json,
+    )
+    rows = []
+    for name, data in (("biored", train), ("generated", generated), ("biored+generated", [*train, *generated])):
+        rows.append(utility_row(name, data, dev, **common))
+    base = rows[0].strict_f1
+    report = {
+        "generated_source": source,
+        "dev_docs": len(dev),
+        "torch_threads": torch.get_num_threads(),
+        "rows": [
+            {**r.model_dump(), "f1_vs_biored": (r.strict_f1 / base) if base and r.strict_f1 is not None else None}
+            for r in rows
+        ],
+    }
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"NER utility on BioRED dev ({len(dev)} docs); generated = {source}")
+        for col in ("train on", "docs", "epochs", "strict F1", "95% CI", "partial F1", "P", "R", "× biored", "s"):
+            table.add_column(col, justify="left" if col == "train on" else "right")
+
+        def f(v: float | None) -> str:
+            return "—" if v is None else f"{v:.3f}"
+
+        for r, row in zip(rows, report["rows"], strict=True):
+            table.add_row(
+                r.train,
+                str(r.train_docs),
+                str(r.epochs),
+                f(r.strict_f1),
+                f"{f(r.strict_f1_low)}–{f(r.strict_f1_high)}",
+                f(r.partial_f1),
+                f(r.precision),
+                f(r.recall),
+                f(row["f1_vs_biored"]),
+                f"{r.seconds:.0f}",
+            )
+        out.print(table)
+
+    emit(report, args.json, render)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

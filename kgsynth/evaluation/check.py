@@ -1,0 +1,338 @@
+"""KG-aware consistency checks of generated notes against the graph they came from.
+
+For each note: faithfulness (which sampled facts the independent extraction pass
+finds again), hallucination (extracted facts outside the sample, split into "in the
+KG elsewhere", "absent from the KG" and "contradicting the KG"), grounding (is each
+mention a name or synonym of its concept, or of a SAME_AS-equivalent one), type
+consistency (entity type vs the concept's group) and span integrity. Each note gets
+flags; a note passes when it has none. The graph is read through the
+:class:`~kgsynth.graph.store.GraphStore` interface only, with per-run caches, so the
+embedded store and Neo4j give the same result.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from kgsynth.evaluation.convert import concept_ids
+from kgsynth.generation.record import NoteRecord, NoteRelation
+from kgsynth.graph.model import Concept, Relation
+from kgsynth.graph.store import GraphStore
+
+#: Relation types that contradict each other between the same two concepts. The one
+#: place this is defined; CONTRADICTS below is its symmetric closure.
+CONTRADICTING_PAIRS: tuple[tuple[str, str], ...] = (
+    ("TREATS", "CAUSES"),
+    ("TREATS", "CONTRAINDICATED_FOR"),
+    ("PREVENTS", "CAUSES"),
+    ("PREVENTS", "CONTRAINDICATED_FOR"),
+    ("POSITIVE_CORRELATION", "NEGATIVE_CORRELATION"),
+)
+CONTRADICTS: dict[str, frozenset[str]] = {
+    t: frozenset({b for a, b in CONTRADICTING_PAIRS if a == t} | {a for a, b in CONTRADICTING_PAIRS if b == t})
+    for pair in CONTRADICTING_PAIRS
+    for t in pair
+}
+
+#: Relation types whose direction carries no meaning (matched either way round).
+SYMMETRIC_TYPES: frozenset[str] = frozenset(
+    {
+        "SAME_AS",
+        "ASSOCIATED_WITH",
+        "POSITIVE_CORRELATION",
+        "NEGATIVE_CORRELATION",
+        "BINDS",
+        "COTREATMENT",
+        "COMPARISON",
+        "DRUG_INTERACTION",
+        "RELATED_TO",
+    }
+)
+
+#: Flags that make a note fail (``extra_in_kg`` is informational: true, just not sampled).
+FAILING_FLAGS: tuple[str, ...] = (
+    "no_instance",
+    "unfaithful",
+    "hallucination",
+    "contradiction",
+    "ungrounded",
+    "type_mismatch",
+    "unknown_concept",
+    "span_error",
+    "dangling_relation",
+)
+
+
+class Fact(BaseModel):
+    subject: str
+    type: str
+    object: str
+    kg_types: list[str] = Field(default_factory=list)  # for contradictions: what the KG says instead
+
+
+class NoteCheck(BaseModel):
+    """The verdict on one note."""
+
+    id: str
+    passed: bool
+    flags: list[str]
+    sampled_facts: int = 0
+    expressed: list[Fact] = Field(default_factory=list)
+    missed: list[Fact] = Field(default_factory=list)
+    faithfulness: float | None = None  # recall of sampled facts
+    extra_in_kg: list[Fact] = Field(default_factory=list)
+    absent_from_kg: list[Fact] = Field(default_factory=list)
+    contradicting: list[Fact] = Field(default_factory=list)
+    ungrounded: list[str] = Field(default_factory=list)
+    type_mismatches: list[str] = Field(default_factory=list)
+    unknown_concepts: list[str] = Field(default_factory=list)
+    span_errors: list[str] = Field(default_factory=list)
+    dangling: int = 0
+    extracted_in_sample: int = 0
+
+
+class CheckReport(BaseModel):
+    """Run-level rates (fraction of notes carrying each flag) plus every note's verdict."""
+
+    notes: int
+    passed: int
+    pass_rate: float | None
+    flag_rates: dict[str, float]
+    flag_counts: dict[str, int]
+    sampled_facts: int
+    expressed_facts: int
+    fact_recall: float | None  # over all sampled facts of the run
+    mean_faithfulness: float | None  # mean of per-note recall
+    extracted_facts: int
+    extra_in_kg: int
+    absent_from_kg: int
+    contradicting: int
+    hallucination_rate: float | None  # (absent + contradicting) / extracted
+    entities: int
+    ungrounded_entities: int
+    type_mismatched_entities: int
+    min_faithfulness: float
+    results: list[NoteCheck] = Field(default_factory=list)
+
+
+def normalize_name(text: str) -> str:
+    """Case-insensitive, dash- and space-insensitive surface form."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"[\u2010-\u2015\u2212]", "-", text)
+    text = re.sub(r"\s+", " ", text).strip(" .,;:()[]\"'")
+    return text
+
+
+def _forms(names: Iterable[str]) -> set[str]:
+    forms = set()
+    for name in names:
+        n = normalize_name(name)
+        if n:
+            forms.add(n)
+            forms.add(n.replace("'s ", " ").replace("’s ", " "))
+            if len(n) > 3 and n.endswith("s"):
+                forms.add(n[:-1])
+    return forms
+
+
+class GraphView:
+    """Cached reads of the few things the checks ask the graph."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._concepts: dict[str, Concept | None] = {}
+        self._pairs: dict[tuple[str, str], list[Relation]] = {}
+        self._equivalents: dict[str, list[str]] = {}
+
+    def concepts(self, ids: Iterable[str]) -> dict[str, Concept | None]:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._concepts]
+        if wanted:
+            found = self.store.get_concepts(wanted)
+            for i in wanted:
+                self._concepts[i] = found.get(i)
+        return {i: self._concepts[i] for i in ids}
+
+    def between(self, a: str, b: str) -> list[Relation]:
+        """KG relations from ``a`` to ``b``."""
+        if (a, b) not in self._pairs:
+            self._pairs[(a, b)] = self.store.find_relations(subject=a, object=b)
+        return self._pairs[(a, b)]
+
+    def equivalents(self, concept_id: str) -> list[str]:
+        if concept_id not in self._equivalents:
+            rels = self.store.neighbors(concept_id, "both", types=["SAME_AS"])
+            self._equivalents[concept_id] = [r.object if r.subject == concept_id else r.subject for r in rels]
+        return self._equivalents[concept_id]
+
+
+def _fact_keys(subject: str, type_: str, object_: str) -> set[tuple[str, str, str]]:
+    keys = {(subject, type_, object_)}
+    if type_ in SYMMETRIC_TYPES:
+        keys.add((object_, type_, subject))
+    return keys
+
+
+def _extracted_facts(record: NoteRecord, relations: list[NoteRelation]) -> tuple[list[Fact], int]:
+    """Extracted relations as concept-id facts (composite mentions give one per id)."""
+    by_id = {e.id: e for e in record.entities}
+    facts: dict[tuple[str, str, str], Fact] = {}
+    dangling = 0
+    for r in relations:
+        s, o = by_id.get(r.subject), by_id.get(r.object)
+        if s is None or o is None:
+            dangling += 1
+            continue
+        for sid in concept_ids(s):
+            for oid in concept_ids(o):
+                facts.setdefault((sid, r.type, oid), Fact(subject=sid, type=r.type, object=oid))
+    return list(facts.values()), dangling
+
+
+def check_note(
+    record: NoteRecord, graph: GraphView, min_faithfulness: float = 1.0, use_annotations: bool = False
+) -> NoteCheck:
+    """Every check on one note."""
+    result = NoteCheck(id=record.id, passed=True, flags=[])
+    result.span_errors = record.span_errors()
+    relations = record.relations if use_annotations else record.extracted_relations
+    extracted, result.dangling = _extracted_facts(record, relations)
+    extracted_keys = {(f.subject, f.type, f.object) for f in extracted}
+
+    sampled: set[tuple[str, str, str]] = set()
+    if record.instance is None:
+        result.flags.append("no_instance")
+    else:
+        for fact in record.instance.relations:
+            key = (fact.subject, fact.type, fact.object)
+            sampled |= _fact_keys(*key)
+            target = result.expressed if _fact_keys(*key) & extracted_keys else result.missed
+            target.append(Fact(subject=fact.subject, type=fact.type, object=fact.object))
+        result.sampled_facts = len(record.instance.relations)
+        if result.sampled_facts:
+            result.faithfulness = len(result.expressed) / result.sampled_facts
+
+    for fact in extracted:
+        if (fact.subject, fact.type, fact.object) in sampled:
+            result.extracted_in_sample += 1
+            continue
+        kg = graph.between(fact.subject, fact.object) + graph.between(fact.object, fact.subject)
+        kg_here = {r.type for r in graph.between(fact.subject, fact.object)}
+        kg_back = {r.type for r in kg if r.subject == fact.object}
+        if fact.type in kg_here or (fact.type in SYMMETRIC_TYPES and fact.type in kg_back):
+            result.extra_in_kg.append(fact)
+        elif conflicting := sorted({r.type for r in kg} & CONTRADICTS.get(fact.type, frozenset())):
+            result.contradicting.append(fact.model_copy(update={"kg_types": conflicting}))
+        else:
+            result.absent_from_kg.append(fact)
+
+    _check_entities(record, graph, result)
+
+    if result.faithfulness is not None and result.faithfulness < min_faithfulness:
+        result.flags.append("unfaithful")
+    for flag, items in (
+        ("hallucination", result.absent_from_kg),
+        ("contradiction", result.contradicting),
+        ("ungrounded", result.ungrounded),
+        ("type_mismatch", result.type_mismatches),
+        ("unknown_concept", result.unknown_concepts),
+        ("span_error", result.span_errors),
+        ("extra_in_kg", result.extra_in_kg),
+    ):
+        if items:
+            result.flags.append(flag)
+    if result.dangling:
+        result.flags.append("dangling_relation")
+    result.passed = not any(f in FAILING_FLAGS for f in result.flags)
+    return result
+
+
+def _check_entities(record: NoteRecord, graph: GraphView, result: NoteCheck) -> None:
+    instance = {c.id: c for c in record.instance.concepts} if record.instance else {}
+    all_ids = [cid for e in record.entities for cid in concept_ids(e)]
+    known = graph.concepts(all_ids)
+    for e in record.entities:
+        ids = concept_ids(e)
+        if not ids:
+            result.unknown_concepts.append(f"{e.id} {e.text!r}: no concept id")
+            continue
+        names: list[str] = []
+        groups: set[str] = set()
+        for cid in ids:
+            concept, sampled = known.get(cid), instance.get(cid)
+            if concept is None and sampled is None:
+                result.unknown_concepts.append(f"{e.id} {e.text!r}: {cid} is not in the graph")
+                continue
+            if concept is not None:
+                names += concept.names()
+                groups.add(concept.group)
+            if sampled is not None:
+                names += [sampled.name, *sampled.synonyms]
+                groups.add(sampled.group)
+        if not names and not groups:
+            continue
+        mention = normalize_name(e.text)
+        if mention not in _forms(names):
+            equivalent = graph.concepts([x for cid in ids for x in graph.equivalents(cid)])
+            more = [n for c in equivalent.values() if c is not None for n in c.names()]
+            if mention not in _forms(names + more) and _singular(mention) not in _forms(names + more):
+                result.ungrounded.append(f"{e.id} {e.text!r} -> {','.join(ids)}")
+        specific = groups - {"Other"}
+        if specific and e.type not in specific:
+            result.type_mismatches.append(
+                f"{e.id} {e.text!r}: type {e.type}, concept group {'/'.join(sorted(specific))}"
+            )
+
+
+def _singular(text: str) -> str:
+    return text[:-1] if len(text) > 3 and text.endswith("s") else text
+
+
+def check_notes(
+    records: Iterable[NoteRecord], store: GraphStore, min_faithfulness: float = 1.0, use_annotations: bool = False
+) -> CheckReport:
+    """Check every note and sum the run's rates."""
+    graph = GraphView(store)
+    results, entities = [], 0
+    for record in records:
+        results.append(check_note(record, graph, min_faithfulness, use_annotations))
+        entities += len(record.entities)
+    return summarize(results, entities, min_faithfulness)
+
+
+def summarize(results: list[NoteCheck], entities: int, min_faithfulness: float) -> CheckReport:
+    n = len(results)
+    flags = Counter(f for r in results for f in set(r.flags))
+    sampled = sum(r.sampled_facts for r in results)
+    expressed = sum(len(r.expressed) for r in results)
+    extra = sum(len(r.extra_in_kg) for r in results)
+    absent = sum(len(r.absent_from_kg) for r in results)
+    contra = sum(len(r.contradicting) for r in results)
+    extracted = sum(r.extracted_in_sample for r in results) + extra + absent + contra
+    faith = [r.faithfulness for r in results if r.faithfulness is not None]
+    passed = sum(r.passed for r in results)
+    return CheckReport(
+        notes=n,
+        passed=passed,
+        pass_rate=passed / n if n else None,
+        flag_rates={f: flags[f] / n for f in sorted(flags)} if n else {},
+        flag_counts=dict(sorted(flags.items())),
+        sampled_facts=sampled,
+        expressed_facts=expressed,
+        fact_recall=expressed / sampled if sampled else None,
+        mean_faithfulness=sum(faith) / len(faith) if faith else None,
+        extracted_facts=extracted,
+        extra_in_kg=extra,
+        absent_from_kg=absent,
+        contradicting=contra,
+        hallucination_rate=(absent + contra) / extracted if extracted else None,
+        entities=entities,
+        ungrounded_entities=sum(len(r.ungrounded) for r in results),
+        type_mismatched_entities=sum(len(r.type_mismatches) for r in results),
+        min_faithfulness=min_faithfulness,
+        results=results,
+    )

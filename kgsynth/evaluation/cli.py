@@ -1,0 +1,246 @@
+"""``kgsynth evaluate``, ``kgsynth check`` and ``kgsynth report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Username, store_from
+from kgsynth.console import emit, err, out
+
+if TYPE_CHECKING:
+    from kgsynth.evaluation.metrics import InputIssues
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _scores_table(title: str, modes: dict, per_type: bool) -> Table:
+    table = Table(title=title)
+    for col in ("mode", "type", "P", "R", "F1", "F1 95% CI", "tp", "fp", "fn"):
+        table.add_column(col, justify="left" if col in ("mode", "type") else "right")
+    for mode, s in modes.items():
+        ci = f"{_fmt(s.ci.f1.low)}–{_fmt(s.ci.f1.high)}" if s.ci else "—"
+        m = s.micro
+        table.add_row(mode, "micro", _fmt(m.precision), _fmt(m.recall), _fmt(m.f1), ci, str(m.tp), str(m.fp), str(m.fn))
+        table.add_row("", "macro", _fmt(s.macro_precision), _fmt(s.macro_recall), _fmt(s.macro_f1), "", "", "", "")
+        if per_type:
+            for t, ts in s.per_type.items():
+                table.add_row(
+                    "", t, _fmt(ts.precision), _fmt(ts.recall), _fmt(ts.f1), "", str(ts.tp), str(ts.fp), str(ts.fn)
+                )
+    return table
+
+
+def evaluate_command(
+    gold: Annotated[Path, typer.Option("--gold", help="Gold file: PubTator, BioC XML/JSON or NoteRecord JSONL.")],
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions, in any of the same formats.")],
+    relation_level: Annotated[
+        str, typer.Option("--relation-level", help="auto (concept for corpus gold), mention or concept.")
+    ] = "auto",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples of documents (0 = none).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    per_type: Annotated[bool, typer.Option("--per-type", help="Show a row per entity/relation type.")] = False,
+    json: Json = False,
+) -> None:
+    """Score predicted entities and relations against gold (P/R/F1, micro/macro, bootstrap CIs)."""
+    from kgsynth.errors import ConfigError
+    from kgsynth.evaluation.metrics import evaluate
+    from kgsynth.evaluation.readers import read_records
+
+    if relation_level not in ("auto", "mention", "concept"):
+        raise ConfigError(f"--relation-level must be auto, mention or concept, not {relation_level!r}")
+    gold_set = read_records(gold)
+    pred_set = read_records(pred)
+    level = gold_set.relation_level if relation_level == "auto" else relation_level
+    report = evaluate(gold_set.records, pred_set.records, relation_level=level, bootstrap_samples=bootstrap, seed=seed)
+
+    def render() -> None:
+        out.print(
+            f"{report.documents} gold documents ({gold_set.format}), predictions: {pred_set.format}, "
+            f"relations compared at {level} level"
+        )
+        out.print(_scores_table("Entities", report.entity, per_type))
+        out.print(_scores_table("Relations", report.relation, per_type))
+        _print_issues(report.issues)
+
+    emit(report, json, render)
+
+
+def _print_issues(issues: InputIssues) -> None:
+    lines = []
+    if issues.missing_in_pred:
+        lines.append(
+            f"{len(issues.missing_in_pred)} gold documents have no prediction (scored as empty), "
+            f"e.g. {issues.missing_in_pred[0]}"
+        )
+    if issues.extra_in_pred:
+        lines.append(
+            f"{len(issues.extra_in_pred)} predicted documents are not in the gold (ignored), "
+            f"e.g. {issues.extra_in_pred[0]}"
+        )
+    if issues.text_mismatch:
+        lines.append(f"{len(issues.text_mismatch)} documents differ in text between gold and prediction")
+    for label, n in (
+        ("predicted entities with offsets outside the text (dropped)", issues.out_of_range_entities),
+        ("predicted entities whose offsets do not give their text", issues.text_mismatch_entities),
+        ("predicted relations pointing at missing entities (dropped)", issues.dangling_relations),
+        ("predicted relations without concept ids (dropped)", issues.relations_without_concept),
+    ):
+        if n:
+            lines.append(f"{n} {label}")
+    if issues.unknown_entity_types:
+        lines.append(f"unknown entity types: {issues.unknown_entity_types}")
+    if issues.unknown_relation_types:
+        lines.append(f"unknown relation types: {issues.unknown_relation_types}")
+    for line in lines:
+        err.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+
+
+def check_command(
+    notes: Annotated[Path, typer.Argument(help="Notes: a NoteRecord JSONL file or a folder of *.jsonl.")],
+    filter_out: Annotated[
+        Path | None, typer.Option("--filter", help="Write the notes that pass every check here (JSONL).")
+    ] = None,
+    min_faithfulness: Annotated[
+        float, typer.Option("--min-faithfulness", help="Least share of sampled facts a note must express.")
+    ] = 1.0,
+    use_annotations: Annotated[
+        bool,
+        typer.Option("--use-annotations", help="Use the notes' annotated relations when no extraction pass ran."),
+    ] = False,
+    uri: Uri = None,
+    username: Username = None,
+    password: Password = None,
+    database: Database = None,
+    store: StorePath = None,
+    json: Json = False,
+) -> None:
+    """Check generated notes against the graph: faithfulness, hallucination, grounding, types, spans."""
+    from kgsynth.console import track_rate
+    from kgsynth.evaluation.check import FAILING_FLAGS, GraphView, check_note, summarize
+    from kgsynth.evaluation.readers import read_records, write_records
+
+    records = read_records(notes).records
+    with store_from(uri, username, password, database, store) as graph_store:
+        graph = GraphView(graph_store)
+        results = [
+            check_note(r, graph, min_faithfulness, use_annotations)
+            for r in track_rate(records, len(records), "checking notes", unit="notes", disable=json)
+        ]
+    report = summarize(results, sum(len(r.entities) for r in records), min_faithfulness)
+    written = None
+    if filter_out is not None:
+        passing = {r.id for r in results if r.passed}
+        written = write_records(filter_out, (r for r in records if r.id in passing))
+
+    def render() -> None:
+        pct = "—" if report.pass_rate is None else f"{report.pass_rate:.1%}"
+        out.print(f"{report.notes} notes, {report.passed} pass every check ({pct})")
+        summary = Table(title="Consistency")
+        summary.add_column("check")
+        summary.add_column("value", justify="right")
+        for label, value in (
+            ("sampled facts expressed (recall)", _fmt(report.fact_recall)),
+            ("mean per-note faithfulness", _fmt(report.mean_faithfulness)),
+            ("extracted facts", str(report.extracted_facts)),
+            ("  not sampled, in KG elsewhere", str(report.extra_in_kg)),
+            ("  absent from KG", str(report.absent_from_kg)),
+            ("  contradicting KG", str(report.contradicting)),
+            ("hallucination rate", _fmt(report.hallucination_rate)),
+            ("ungrounded entities", f"{report.ungrounded_entities} / {report.entities}"),
+            ("type-mismatched entities", f"{report.type_mismatched_entities} / {report.entities}"),
+        ):
+            summary.add_row(label, value)
+        out.print(summary)
+        flags = Table(title="Notes flagged")
+        for col in ("flag", "notes", "rate", "fails a note"):
+            flags.add_column(col, justify="left" if col == "flag" else "right")
+        for flag, n in report.flag_counts.items():
+            flags.add_row(flag, str(n), f"{report.flag_rates[flag]:.1%}", "yes" if flag in FAILING_FLAGS else "no")
+        out.print(flags)
+        for r in [r for r in report.results if not r.passed][:5]:
+            detail = (
+                r.ungrounded[:1]
+                + r.type_mismatches[:1]
+                + [f"{f.subject} {f.type} {f.object}" for f in r.absent_from_kg[:1] + r.contradicting[:1]]
+            )
+            err.print(f"{r.id}: {', '.join(r.flags)} {'; '.join(detail)}", highlight=False)
+        if written is not None:
+            out.print(f"wrote {written} passing notes to {filter_out}")
+
+    data = report.model_dump(mode="json")
+    if written is not None:
+        data["filtered"] = {"path": str(filter_out), "written": written}
+    emit(data, json, render)
+
+
+def report_command(
+    notes: Annotated[Path, typer.Argument(help="Notes: a NoteRecord JSONL file or a folder of *.jsonl.")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML report to write.")] = Path("report.html"),
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Template-baseline notes to compare with (JSONL or folder).")
+    ] = None,
+    embeddings: Annotated[
+        bool, typer.Option("--embeddings/--no-embeddings", help="Mean pairwise cosine with all-MiniLM-L6-v2.")
+    ] = True,
+    near_duplicate: Annotated[
+        float, typer.Option("--near-duplicate", help="Word-trigram Jaccard at which two notes are near duplicates.")
+    ] = 0.8,
+    uri: Uri = None,
+    username: Username = None,
+    password: Password = None,
+    database: Database = None,
+    store: StorePath = None,
+    json: Json = False,
+) -> None:
+    """Write an HTML dataset quality report (balance, KG coverage, consistency, diversity, length)."""
+    from kgsynth.evaluation.check import check_notes
+    from kgsynth.evaluation.quality import load_embedder, quality_stats
+    from kgsynth.evaluation.readers import read_records
+    from kgsynth.evaluation.render import render_html, write_html
+
+    sets = [("notes", read_records(notes).records)]
+    if baseline is not None:
+        sets.append(("template baseline", read_records(baseline).records))
+    stats = []
+    embedder = load_embedder() if embeddings else None
+    with store_from(uri, username, password, database, store) as graph_store:
+        for label, records in sets:
+            check = check_notes(records, graph_store)
+            stats.append(quality_stats(label, records, graph_store, check, embeddings, near_duplicate, embedder))
+    write_html(out_path, render_html(stats))
+    data = {"out": str(out_path), "stats": [s.model_dump(mode="json", exclude={"length": {"words"}}) for s in stats]}
+
+    def render() -> None:
+        table = Table(title=f"Dataset quality (full report: {out_path})")
+        table.add_column("figure")
+        for s in stats:
+            table.add_column(s.label, justify="right")
+        rows = {
+            "notes": [str(s.notes) for s in stats],
+            "relation-type max/min": [
+                _fmt(s.relation_balance["(all)"].max_min_ratio) if "(all)" in s.relation_balance else "—" for s in stats
+            ],
+            "KG concept coverage": [_fmt(s.coverage.concept_coverage if s.coverage else None) for s in stats],
+            "pass rate": [_fmt(s.consistency.get("pass_rate")) for s in stats],
+            "distinct-2": [_fmt(s.diversity.distinct_2) for s in stats],
+            "mean pairwise cosine": [_fmt(s.diversity.mean_pairwise_cosine) for s in stats],
+            "near-duplicate pairs": [str(s.diversity.near_duplicate_pairs) for s in stats],
+            "mean words": [f"{s.length.mean_words:.1f}" for s in stats],
+        }
+        for label, values in rows.items():
+            table.add_row(label, *values)
+        out.print(table)
+
+    emit(data, json, render)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_command)
+    app.command("check")(check_command)
+    app.command("report")(report_command)

@@ -1,0 +1,106 @@
+"""Read gold or predicted annotations from any supported file into NoteRecords.
+
+One entry point, :func:`read_records`, so ``kgsynth evaluate`` takes BioRED,
+BC5CDR, NCBI-disease (PubTator / BioC) and the project's own JSONL alike. Corpus
+formats carry document-level relations, so they report ``relation_level="concept"``;
+JSONL notes carry mention-level ones. A directory means every ``*.jsonl`` in it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from kgsynth.atomic import atomic_open
+from kgsynth.errors import InputError
+from kgsynth.evaluation.convert import to_note_record
+from kgsynth.generation.record import NoteRecord
+from kgsynth.loaders.corpus import detect_format, read_documents
+
+RecordFormat = Literal["jsonl", "pubtator", "bioc-xml", "bioc-json"]
+
+
+class RecordSet(BaseModel):
+    records: list[NoteRecord]
+    format: RecordFormat
+    relation_level: Literal["mention", "concept"]
+    path: str
+
+
+def detect_record_format(path: Path) -> RecordFormat:
+    """JSONL of NoteRecords when the first line is an object with ``text``; else a corpus format."""
+    path = Path(path)
+    if path.is_dir():
+        return "jsonl"
+    if path.suffix.lower() == ".jsonl":
+        return "jsonl"
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            first = fh.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and "text" in obj and "passages" not in obj:
+            return "jsonl"
+    return detect_format(path)
+
+
+def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
+    """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line."""
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: no *.jsonl files in this directory")
+    for file in files:
+        try:
+            fh = file.open("r", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield NoteRecord.model_validate_json(line)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    loc = ".".join(str(x) for x in first["loc"]) or "record"
+                    raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from exc
+
+
+def read_records(path: Path | str, fmt: RecordFormat | None = None) -> RecordSet:
+    """All records of ``path``; an empty input is an error, never an empty score."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    fmt = fmt or detect_record_format(path)
+    if fmt == "jsonl":
+        records = list(iter_jsonl_records(path))
+        level: Literal["mention", "concept"] = "mention"
+    else:
+        dataset = path.name
+        records = [to_note_record(doc, dataset=dataset) for doc in read_documents(path, fmt)]
+        level = "concept"
+    if not records:
+        raise InputError(f"{path}: no documents found")
+    return RecordSet(records=records, format=fmt, relation_level=level, path=str(path))
+
+
+def write_records(path: Path | str, records: Iterable[NoteRecord]) -> int:
+    """Write NoteRecord JSONL atomically (see :mod:`kgsynth.atomic`); returns how many."""
+    n = 0
+    with atomic_open(path) as fh:
+        for record in records:
+            fh.write(record.model_dump_json() + "\n")
+            n += 1
+    return n
