@@ -1,0 +1,194 @@
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp server) with JSON-schema outputs.
+
+HTTP endpoints take JSON schemas, not arbitrary regexes, so the note is asked for as
+JSON: one object per fact with free text around two *mentions*, each mention an
+``anyOf`` of ``{"concept": const slot, "name": enum of that concept's names}``. The
+engine joins the pieces into tagged text itself, so offsets are exact and every entity
+grounded by construction, whatever the server. ``schema_mode`` picks how the schema is
+sent: ``json_schema`` (OpenAI, vLLM, llama-server) or ``json_object`` with ``schema``
+(llama-cpp-python's server). Requests are async (the engine keeps ``--concurrency`` in
+flight), retried with exponential backoff on 429, 5xx, timeouts and connection errors,
+and their tokens and cost (``price_in``/``price_out`` USD per 1M tokens) are summed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+from kgsynth.cypher.instance import MotifInstance
+from kgsynth.errors import ConfigError
+from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
+from kgsynth.generation.prompt import Prompt, render
+from kgsynth.generation.record import Entity
+from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
+
+
+def free_pattern(max_free: int) -> str:
+    """Free text: no tag delimiters, newlines, quotes or backslashes, bounded.
+
+    llama.cpp ignores ``maxLength`` beside a pattern and copies the pattern into its
+    grammar without JSON escaping, so quotes and backslashes are kept out of it.
+    """
+    return rf'^[^\[\]|\n"\\]{{0,{max_free}}}$'
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """Close every object (``additionalProperties: false``), as strict structured outputs require."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object":
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            if isinstance(value, dict):
+                _strict(value)
+            elif isinstance(value, list):
+                for item in value:
+                    _strict(item)
+    return schema
+
+
+def _mention(instance: MotifInstance, concept_id: str) -> dict[str, Any]:
+    index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
+    return {
+        "type": "object",
+        "properties": {"concept": {"type": "string", "enum": [slot_label(index)]},
+                       "name": {"type": "string", "enum": surfaces(instance.concepts[index])}},
+        "required": ["concept", "name"],
+    }
+
+
+def note_schema(instance: MotifInstance, max_free: int = 60) -> dict[str, Any]:
+    """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, middle, second, after``.
+
+    ``first``/``second`` are the fact's two concepts in either order, so every fact
+    sentence names both.
+    """
+    free = {"type": "string", "maxLength": max_free, "pattern": free_pattern(max_free)}
+    facts = {}
+    keys = ["before", "first", "middle", "second", "after"]
+    for i, rel in enumerate(instance.relations, 1):
+        subject, obj = _mention(instance, rel.subject), _mention(instance, rel.object)
+        orders = [
+            {"type": "object", "properties": {"before": free, "first": a, "middle": free, "second": b, "after": free},
+             "required": keys}
+            for a, b in ((subject, obj), (obj, subject))
+        ]
+        facts[f"fact_{i}"] = {"anyOf": orders}
+    return _strict({"type": "object", "properties": facts, "required": list(facts)})
+
+
+def tagged_from_json(raw: str, instance: MotifInstance) -> str:
+    """Join the JSON pieces into tagged text; raises :class:`TagError` when they do not fit."""
+    try:
+        data = json.loads(raw)
+        lines = []
+        for i in range(1, len(instance.relations) + 1):
+            fact = data[f"fact_{i}"]
+            mentions = []
+            for key in ("first", "second"):
+                slot = int(str(fact[key]["concept"]).removeprefix("C")) - 1
+                mentions.append(tag(str(fact[key]["name"]), slot))
+            lines.append(f"{fact['before']}{mentions[0]}{fact['middle']}{mentions[1]}{fact['after']}")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise TagError(f"note JSON does not fit the schema: {exc!r}"[:200]) from exc
+    return "\n".join(line.strip() for line in lines)
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.7,
+        max_free: int = 60,
+        max_tokens: int = 768,
+        schema_mode: str = "json_schema",
+        max_retries: int = 5,
+        backoff_s: float = 0.5,
+        timeout_s: float = 120.0,
+        price_in: float = 0.0,
+        price_out: float = 0.0,
+        **_: object,
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        if schema_mode not in ("json_schema", "json_object"):
+            raise ConfigError("schema_mode must be json_schema or json_object")
+        self.model = model or "gpt-4o-mini"
+        # Our own retry loop (below) so that backoff and the retry count are visible.
+        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
+                                  timeout=timeout_s)
+        self.temperature, self.max_free, self.max_tokens = temperature, max_free, max_tokens
+        self.schema_mode, self.max_retries, self.backoff_s = schema_mode, max_retries, backoff_s
+        self.price_in, self.price_out = price_in, price_out
+        self.retries = 0
+
+    def decoding(self) -> dict[str, object]:
+        return {"temperature": self.temperature, "max_free": self.max_free, "max_tokens": self.max_tokens,
+                "constraint": f"server/{self.schema_mode}"}
+
+    def _format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.schema_mode == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+    def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.price_in + completion_tokens * self.price_out) / 1e6
+
+    async def _complete(self, text: str, name: str, schema: dict[str, Any], seed: int) -> tuple[str, int, int]:
+        """One chat completion under ``schema`` with bounded retries; (content, prompt, completion tokens)."""
+        import openai
+
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self.client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": text}],
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    seed=seed,
+                    response_format=self._format(name, schema),  # type: ignore[arg-type]
+                )
+            except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+                    openai.InternalServerError) as exc:
+                if attempt == self.max_retries:
+                    raise TagError(f"endpoint failed after {attempt + 1} tries: {exc}") from exc
+                self.retries += 1
+                await asyncio.sleep(self.backoff_s * 2**attempt * (1 + random.random()))
+                continue
+            except openai.APIStatusError as exc:  # 4xx other than 429: not worth retrying
+                raise ConfigError(f"endpoint rejected the request ({exc.status_code}): {exc.message}") from exc
+            usage = response.usage
+            content = response.choices[0].message.content or ""
+            return content, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
+        raise AssertionError("unreachable")
+
+    async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
+        text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
+        raw, p, c = await self._complete(text, "note", note_schema(instance, self.max_free), seed)
+        return Draft(tagged=tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
+                     cost_usd=self._cost(p, c))
+
+    async def aextract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
+        schema = _strict(schema_model(entities).model_json_schema())
+        raw, p, c = await self._complete(extraction_prompt(text, entities, note_type), "relations", schema, seed)
+        try:
+            relations = parse_extraction(raw, entities)
+        except TagError:
+            relations = []
+        return Extraction(relations=relations, prompt_tokens=p, completion_tokens=c, cost_usd=self._cost(p, c))
+
+    def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
+        return asyncio.run(self.awrite(instance, prompt, seed))
+
+    def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
+        return asyncio.run(self.aextract(text, entities, note_type, seed))
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,120 @@
+"""``kgsynth generate``, ``kgsynth export`` and ``kgsynth demo``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgsynth.cli_options import Json
+from kgsynth.errors import ConfigError
+
+
+class BackendName(StrEnum):
+    template = "template"
+    transformers = "transformers"
+    openai = "openai"
+
+
+class ExportFormat(StrEnum):
+    hf = "hf"
+    bioc = "bioc"
+    conll = "conll"
+
+
+def backend_options(model: str | None, base_url: str | None, api_key: str | None, temperature: float,
+                    max_free: int, price_in: float, price_out: float) -> dict[str, object]:
+    return {"model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
+            "max_free": max_free, "price_in": price_in, "price_out": price_out}
+
+
+def generate_command(
+    instances: Annotated[Path, typer.Option("--instances", help="Motif instances (JSONL from `kgsynth sample`).")],
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder: JSONL shards + rejects; resumed if present.")],
+    backend: Annotated[BackendName, typer.Option("--backend", help="Note writer.")] = BackendName.template,
+    n: Annotated[int, typer.Option("--n", help="Notes wanted (instances are cycled).")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Run seed: same seed, same prompts.")] = 0,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Requests in flight (openai backend).")] = 1,
+    model: Annotated[str | None, typer.Option("--model", help="Model name, folder or .gguf (default per backend).")]
+    = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", envvar="OPENAI_BASE_URL",
+                                                 help="OpenAI-compatible endpoint.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY", show_default=False,
+                                                help="API key.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
+    max_free: Annotated[int, typer.Option("--max-free", help="Most free-text characters between tags.")] = 60,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per note before it is rejected.")] = 3,
+    extract: Annotated[bool, typer.Option("--extract/--no-extract", help="Run the relation-extraction pass.")]
+    = True,
+    prompt_config: Annotated[Path | None, typer.Option("--prompt-config",
+                                                       help="YAML of age/sex/note-type distributions.")] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Notes per JSONL shard.")] = 100,
+    price_in: Annotated[float, typer.Option("--price-in", help="USD per 1M prompt tokens (cost accounting).")]
+    = 0.0,
+    price_out: Annotated[float, typer.Option("--price-out", help="USD per 1M completion tokens.")] = 0.0,
+    export_formats: Annotated[list[ExportFormat] | None, typer.Option("--export", help="Also export (repeatable).")]
+    = None,
+    json: Json = False,
+) -> None:
+    """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
+    from kgsynth.console import emit
+    from kgsynth.generation.backends import make_backend
+    from kgsynth.generation.engine import generate, read_instances, read_notes
+    from kgsynth.generation.export import export
+    from kgsynth.generation.prompt import load_settings
+
+    if n < 0 or concurrency < 1 or max_attempts < 1:
+        raise ConfigError("--n must be >= 0, --concurrency and --max-attempts >= 1")
+    items = read_instances(instances)
+    writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_free,
+                                                           price_in, price_out))
+    report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
+                      concurrency=concurrency, max_attempts=max_attempts, extract=extract,
+                      shard_size=shard_size, quiet=json)
+    data = report.model_dump(mode="json")
+    if export_formats:
+        data["exports"] = export(read_notes(out), out / "export", [f.value for f in export_formats])
+    emit(data, json)
+
+
+def export_command(
+    notes: Annotated[Path, typer.Argument(help="Dataset folder written by `kgsynth generate`.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the exported files.")],
+    formats: Annotated[list[ExportFormat] | None, typer.Option("--format", help="hf, bioc, conll (repeatable).")]
+    = None,
+    json: Json = False,
+) -> None:
+    """Export a generated dataset as HF datasets, BioC XML and/or BIO CoNLL."""
+    from kgsynth.console import emit
+    from kgsynth.errors import InputError
+    from kgsynth.generation.engine import read_notes
+    from kgsynth.generation.export import export
+
+    if not notes.is_dir():
+        raise InputError(f"{notes}: not a dataset folder")
+    records = read_notes(notes)
+    paths = export(records, out, [f.value for f in (formats or list(ExportFormat))])
+    emit({"notes": len(records), "exports": paths}, json)
+
+
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the graph, instances, notes and report.")] = Path(
+        "kgsynth-demo"),
+    n: Annotated[int, typer.Option("--n", help="Notes to write.")] = 3,
+    backend: Annotated[BackendName, typer.Option("--backend", help="Note writer.")] = BackendName.transformers,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json: Json = False,
+) -> None:
+    """The whole job on the bundled sample: graph -> balanced motifs -> notes -> check -> exports."""
+    from kgsynth.console import emit
+    from kgsynth.generation.demo import run_demo
+
+    emit(run_demo(out, n=n, backend=backend.value, seed=seed, quiet=json), json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
+    app.command("export")(export_command)
+    app.command("demo")(demo_command)

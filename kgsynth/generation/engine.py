@@ -1,0 +1,267 @@
+"""The generation loop: jobs -> prompts -> backend -> aligned, validated records -> shards.
+
+Job ``k`` writes a note for instance ``k mod len(instances)`` with a seed derived from
+the run seed and ``k``, so a job always produces the same prompt and (for deterministic
+backends) the same note. Each record stores its job number in ``decoding["job"]``; on
+restart the jobs already in the dataset or the rejects file are skipped, which makes a
+killed run resumable without duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from kgsynth.atomic import write_text_atomic
+from kgsynth.console import progress
+from kgsynth.cypher.instance import MotifInstance
+from kgsynth.errors import InputError
+from kgsynth.generation.annotate import build_record, validate
+from kgsynth.generation.backends.base import Backend
+from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
+from kgsynth.generation.record import NoteRecord
+from kgsynth.generation.shards import ShardWriter, iter_lines
+from kgsynth.generation.tags import TagError
+
+NOTES = "notes"
+REJECTS = "rejects"
+
+
+class RunReport(BaseModel):
+    """Figures of one ``generate`` run (printed; ``--json`` prints it as one object)."""
+
+    out: str
+    backend: str
+    model: str
+    requested: int
+    written: int = 0
+    rejected: int = 0
+    skipped_done: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    notes_per_s: float = 0.0
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    tokens_per_s: float = 0.0
+    cost_usd: float = 0.0
+    reject_reasons: dict[str, int] = Field(default_factory=dict)
+
+
+def read_instances(path: Path) -> list[MotifInstance]:
+    """Motif instances from JSONL; a bad line raises :class:`InputError` naming file and line."""
+    instances = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read instances: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            instance = MotifInstance.model_validate_json(line)
+        except ValidationError as exc:
+            raise InputError(f"{path}:{number}: not a motif instance: {exc.errors()[0]['msg']}") from exc
+        ids = {c.id for c in instance.concepts}
+        missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
+        if missing or not instance.relations:
+            why = f"relation endpoint {missing[0]} is not among its concepts" if missing else "it has no relation"
+            raise InputError(f"{path}:{number}: instance {instance.id}: {why}")
+        instances.append(instance)
+    if not instances:
+        raise InputError(f"{path}: no motif instances")
+    return instances
+
+
+def job_seed(seed: int, job: int, attempt: int = 0) -> int:
+    digest = hashlib.sha256(f"{seed}:{job}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def done_jobs(out: Path) -> set[int]:
+    """Jobs already written to the dataset or the rejects file of ``out``."""
+    done = set()
+    for prefix in (NOTES, REJECTS):
+        for row in iter_lines(out, prefix):
+            job = (row.get("decoding") or {}).get("job", row.get("job"))
+            if isinstance(job, int):
+                done.add(job)
+    return done
+
+
+class Outcome(BaseModel):
+    job: int
+    record: NoteRecord | None = None
+    reason: str = ""
+    last_output: str = ""
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+async def run_job(
+    backend: Backend,
+    instance: MotifInstance,
+    job: int,
+    seed: int,
+    settings: PromptSettings,
+    max_attempts: int = 3,
+    extract: bool = True,
+    dataset: str = "",
+) -> Outcome:
+    """Write, align, extract and validate one note; retry with a new seed up to ``max_attempts``."""
+    prompt = build_prompt(instance, random.Random(job_seed(seed, job)), settings)
+    outcome = Outcome(job=job)
+    for attempt in range(max_attempts):
+        outcome.attempts = attempt + 1
+        attempt_seed = job_seed(seed, job, attempt + 1)
+        try:
+            draft = await backend.awrite(instance, prompt, attempt_seed)
+        except TagError as exc:  # a backend may check its own output early
+            outcome.reason = f"write failed: {exc}"
+            continue
+        outcome.prompt_tokens += draft.prompt_tokens
+        outcome.completion_tokens += draft.completion_tokens
+        outcome.cost_usd += draft.cost_usd
+        outcome.last_output = draft.tagged
+        decoding = {**backend.decoding(), "seed": attempt_seed, "job": job, "attempt": attempt + 1}
+        try:
+            record = build_record(
+                draft.tagged,
+                instance,
+                note_type=prompt.note_type,
+                demographics=prompt.demographics,
+                prompt=prompt.text,
+                model=backend.model,
+                backend=backend.name,
+                decoding=decoding,
+                dataset=dataset,
+            )
+        except TagError as exc:
+            outcome.reason = f"unaligned tags: {exc}"
+            continue
+        if extract and record.entities:
+            found = await backend.aextract(record.text, record.entities, record.note_type, attempt_seed)
+            outcome.prompt_tokens += found.prompt_tokens
+            outcome.completion_tokens += found.completion_tokens
+            outcome.cost_usd += found.cost_usd
+            record.extracted_relations = found.relations
+        problems = validate(record)
+        if problems:
+            outcome.reason = "invalid record: " + "; ".join(problems[:3])
+            continue
+        outcome.record = record
+        outcome.reason = ""
+        return outcome
+    return outcome
+
+
+def _jobs(n: int, skip: set[int]) -> Iterator[int]:
+    return (job for job in range(n) if job not in skip)
+
+
+async def _generate(
+    instances: list[MotifInstance],
+    backend: Backend,
+    out: Path,
+    n: int,
+    seed: int,
+    settings: PromptSettings,
+    concurrency: int,
+    max_attempts: int,
+    extract: bool,
+    shard_size: int,
+    dataset: str,
+    quiet: bool,
+) -> RunReport:
+    report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
+    skip = done_jobs(out) if out.exists() else set()
+    report.skipped_done = len(skip & set(range(n)))
+    todo = list(_jobs(n, skip))
+    start = time.perf_counter()
+    notes = ShardWriter(out, NOTES, shard_size).open()
+    rejects = ShardWriter(out, REJECTS, 10**9).open()
+    sealed = False
+    try:
+        with progress("notes", disable=quiet) as bar:
+            task = bar.add_task(f"generate ({backend.name})", total=len(todo), rate="")
+            pending: set[asyncio.Task[Outcome]] = set()
+            queue = iter(todo)
+            while True:
+                while len(pending) < max(1, concurrency):
+                    job = next(queue, None)
+                    if job is None:
+                        break
+                    instance = instances[job % len(instances)]
+                    pending.add(asyncio.ensure_future(
+                        run_job(backend, instance, job, seed, settings, max_attempts, extract, dataset)))
+                if not pending:
+                    break
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for fut in finished:
+                    result = fut.result()
+                    report.retries += result.attempts - 1
+                    report.prompt_tokens += result.prompt_tokens
+                    report.completion_tokens += result.completion_tokens
+                    report.cost_usd += result.cost_usd
+                    if result.record is not None:
+                        notes.write(result.record)
+                        report.written += 1
+                    else:
+                        rejects.write({"job": result.job, "instance": instances[result.job % len(instances)].id,
+                                       "reason": result.reason, "attempts": result.attempts,
+                                       "last_output": result.last_output})
+                        report.rejected += 1
+                        key = result.reason.split(":")[0]
+                        report.reject_reasons[key] = report.reject_reasons.get(key, 0) + 1
+                    elapsed = max(time.perf_counter() - start, 1e-9)
+                    bar.update(task, advance=1, rate=(
+                        f"{(report.written + report.rejected) / elapsed:.2f} notes/s "
+                        f"{report.completion_tokens / elapsed:.1f} tok/s {report.rejected} rejected"))
+        sealed = True
+    finally:
+        notes.close(seal=sealed)
+        rejects.close(seal=False)
+        await backend.aclose()
+    report.seconds = round(time.perf_counter() - start, 3)
+    done = report.written + report.rejected
+    report.notes_per_s = round(done / report.seconds, 3) if report.seconds else 0.0
+    report.tokens_per_s = round(report.completion_tokens / report.seconds, 2) if report.seconds else 0.0
+    report.cost_usd = round(report.cost_usd, 6)
+    return report
+
+
+def generate(
+    instances: list[MotifInstance],
+    backend: Backend,
+    out: Path,
+    n: int,
+    seed: int = 0,
+    settings: PromptSettings | None = None,
+    concurrency: int = 1,
+    max_attempts: int = 3,
+    extract: bool = True,
+    shard_size: int = 100,
+    dataset: str = "",
+    quiet: bool = False,
+) -> RunReport:
+    """Generate ``n`` notes into ``out`` (resuming what is there); returns the run's figures."""
+    return asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
+                                 max_attempts, extract, shard_size, dataset or out.name, quiet))
+
+
+def read_notes(out: Path) -> list[NoteRecord]:
+    """Every record of a generated dataset folder (finished shards and journal)."""
+    return [NoteRecord.model_validate(row) for row in iter_lines(out, NOTES)]
+
+
+def write_json(path: Path, data: object) -> None:
+    """Small atomic JSON write (reports, manifests)."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))

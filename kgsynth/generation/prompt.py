@@ -1,0 +1,130 @@
+"""MedSyn-style prompts from one motif instance: demographics, note type, facts, exemplar.
+
+All wording lives in files under ``kgsynth/generation/prompts`` (jinja2 templates and
+YAML), so prompts can be changed without touching code. Every random choice is drawn
+from a ``random.Random`` seeded per note, so the same job gives the same prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from kgsynth.cypher.instance import MotifInstance
+from kgsynth.errors import ConfigError
+from kgsynth.generation.tags import slot_label, surfaces, tag
+
+PROMPTS = "kgsynth.generation.prompts"
+
+
+class AgeDistribution(BaseModel):
+    """Truncated normal age distribution (years)."""
+
+    min: int = 18
+    max: int = 90
+    mean: float = 58
+    sd: float = 16
+
+
+class PromptSettings(BaseModel):
+    """The configurable distributions a prompt is sampled from."""
+
+    age: AgeDistribution = Field(default_factory=AgeDistribution)
+    sex: dict[str, float] = Field(default_factory=lambda: {"female": 0.5, "male": 0.5})
+    note_types: dict[str, float] = Field(default_factory=lambda: {"discharge summary": 1.0})
+    exemplar_probability: float = Field(0.5, ge=0, le=1)
+
+
+class Prompt(BaseModel):
+    """A rendered prompt and the choices it was built from."""
+
+    text: str
+    note_type: str
+    demographics: dict[str, str | int]
+    facts: list[str]
+
+
+def read_text(name: str) -> str:
+    return resources.files(PROMPTS).joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def read_yaml(name: str) -> dict:
+    return yaml.safe_load(read_text(name))
+
+
+def load_settings(path: Path | None = None) -> PromptSettings:
+    """The packaged defaults, or a YAML/JSON file of :class:`PromptSettings`."""
+    if path is None:
+        return PromptSettings.model_validate(read_yaml("settings.yaml"))
+    try:
+        return PromptSettings.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path}: not a valid prompt settings file: {exc}") from exc
+
+
+@cache
+def _template(name: str) -> jinja2.Template:
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+                             undefined=jinja2.StrictUndefined)
+    return env.from_string(read_text(name))
+
+
+def render(name: str, **values: object) -> str:
+    return _template(name).render(**values).strip()
+
+
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    names = list(weights)
+    return rng.choices(names, weights=[weights[n] for n in names])[0]
+
+
+def sample_demographics(rng: random.Random, settings: PromptSettings) -> dict[str, str | int]:
+    age = settings.age
+    value = round(rng.gauss(age.mean, age.sd))
+    return {"age": min(age.max, max(age.min, value)), "sex": _weighted(rng, settings.sex)}
+
+
+def exemplar(note_type: str) -> str | None:
+    """The style exemplar shipped for ``note_type`` (None when there is none)."""
+    name = note_type.lower().replace(" ", "_") + ".txt"
+    folder = resources.files(PROMPTS).joinpath("exemplars")
+    file = folder.joinpath(name)
+    return file.read_text(encoding="utf-8").strip() if file.is_file() else None
+
+
+def fact_sentence(instance: MotifInstance, index: int) -> str:
+    """Relation ``index`` of the instance in plain words, with preferred names."""
+    rel = instance.relations[index]
+    subject, obj = instance.concept(rel.subject), instance.concept(rel.object)
+    phrase = read_yaml("relations.yaml").get(rel.type, "{subject} is related to {object}")
+    return phrase.format(subject=subject.name if subject else rel.subject, object=obj.name if obj else rel.object)
+
+
+def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings) -> Prompt:
+    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``."""
+    note_type = _weighted(rng, settings.note_types)
+    demographics = sample_demographics(rng, settings)
+    example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
+    facts = [fact_sentence(instance, i) for i in range(len(instance.relations))]
+    concepts = [
+        {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
+    ]
+    first = instance.concepts[0]
+    text = render(
+        "note.j2",
+        note_type=note_type,
+        age=demographics["age"],
+        sex=demographics["sex"],
+        exemplar=example,
+        facts=facts,
+        concepts=concepts,
+        tagged_example=f"The patient has a history of {tag(surfaces(first)[0], 0)}.",
+    )
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts)

@@ -1,0 +1,1 @@
+"""Prompt templates and sampling settings (data files, not code)."""

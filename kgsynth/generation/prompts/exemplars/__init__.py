@@ -1,0 +1,1 @@
+"""Style exemplars, one file per note type."""

