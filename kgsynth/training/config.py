@@ -8,14 +8,13 @@ knows the base model and quantization an adapter was trained with.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kgsynth.atomic import write_text_atomic
 from kgsynth.errors import ConfigError
 
 CONFIG_NAME = "train_config.yaml"
@@ -65,13 +64,8 @@ class TrainConfig(BaseModel):
 
     def save_pretrained(self, folder: Path) -> Path:
         """Write ``train_config.yaml`` into ``folder`` atomically."""
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / CONFIG_NAME
-        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cfg.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_text_atomic(target, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
         return target
 
     @classmethod
