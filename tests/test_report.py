@@ -54,7 +54,8 @@ def test_embedding_cosine_uses_the_packaged_model() -> None:
 
 
 @pytest.mark.slow
-def test_report_cli_writes_html_with_baseline(tmp_path: Path) -> None:
+def test_report_cli_writes_html_with_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)  # coverage is against this test's own embedded graph
     store_path = tmp_path / "kg.json.gz"
     concepts, relations = sample_graph()
     with MemoryStore(store_path) as store:

@@ -46,7 +46,6 @@ class TransformersBackend(Backend):
         import outlines
         import torch
 
-        torch.set_grad_enabled(False)
         # Decoding a small model is latency-bound: with every core busy, OpenMP's
         # barrier spinning made 2 threads 7x slower than 1 on the 2-core CI machine
         # (1.8 vs 13.7 tokens/s, SmolLM2-135M). Half the cores is the safe default.
@@ -103,7 +102,10 @@ class TransformersBackend(Backend):
         import torch
 
         torch.manual_seed(seed)
-        return gen(prompt, max_new_tokens=budget, do_sample=True, temperature=self.temperature, top_p=self.top_p)
+        # inference_mode here, not a process-wide set_grad_enabled(False): training in the
+        # same process (tests, notebooks) must keep its gradients.
+        with torch.inference_mode():
+            return gen(prompt, max_new_tokens=budget, do_sample=True, temperature=self.temperature, top_p=self.top_p)
 
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         from outlines.types import Regex
