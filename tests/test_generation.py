@@ -308,7 +308,7 @@ def test_cli_generate_and_export_json(tmp_path: Path, instances_file: Path) -> N
 
 
 def test_demo_with_template_backend(tmp_path: Path) -> None:
-    from kgsynth.generation.demo import run_demo
+    from kgsynth.demo import run_demo
 
     report = run_demo(tmp_path / "demo", n=4, backend="template", quiet=True)
     assert report["notes"] == 4 and Path(report["dataset"]).is_dir()

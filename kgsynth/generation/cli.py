@@ -109,7 +109,7 @@ def demo_command(
 ) -> None:
     """The whole job on the bundled sample: graph -> balanced motifs -> notes -> check -> exports."""
     from kgsynth.console import emit
-    from kgsynth.generation.demo import run_demo
+    from kgsynth.demo import run_demo
 
     emit(run_demo(out, n=n, backend=backend.value, seed=seed, quiet=json), json)
 
