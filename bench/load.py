@@ -99,7 +99,7 @@ def naive(folder: str, uri: str, rows: int) -> dict[str, float]:
     from itertools import islice
 
     from kgsynth.cypher import query
-    from kgsynth.graph.neo4j_store import Neo4jStore
+    from kgsynth.graph.neo4j_store import Neo4jStore, relation_groups
     from kgsynth.loaders.base import LoadContext
     from kgsynth.loaders.umls import UmlsLoader
     from kgsynth.settings import Neo4jSettings
@@ -115,9 +115,8 @@ def naive(folder: str, uri: str, rows: int) -> dict[str, float]:
     started = time.perf_counter()
     n = 0
     for rel in relations:
-        row = rel.model_dump()
-        row["provenance"] = [p.key() for p in rel.provenance]
-        store.run(query("store", "upsert_relations", TYPE=rel.type), rows=[row])
+        (type_, groups), = relation_groups([rel]).items()
+        store.run(query("store", "upsert_relations", TYPE=type_), groups=groups)
         n += 1
     seconds = time.perf_counter() - started
     store.close()

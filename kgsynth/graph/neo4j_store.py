@@ -13,12 +13,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from neo4j import Driver, GraphDatabase, Result
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Result
 from neo4j import exceptions as neo4j_errors
 
 from kgsynth.cypher import query
 from kgsynth.errors import StoreError
-from kgsynth.graph.model import Concept, Provenance, Relation
+from kgsynth.graph.model import Concept, Provenance, Relation, merge_lists
 from kgsynth.graph.schema import RELATION_TYPES
 from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore, batched
 from kgsynth.settings import Neo4jSettings
@@ -79,10 +79,12 @@ class Neo4jStore(GraphStore):
         written = 0
         for batch in batched(concepts, batch_size):
             by_group: dict[str, list[dict]] = defaultdict(list)
-            for concept in batch:
-                row = concept.model_dump()
-                row["provenance"] = [p.key() for p in concept.provenance]
-                by_group[concept.group].append(row)
+            for c in batch:  # fields read directly: model_dump was a visible share of load profiles
+                by_group[c.group].append({
+                    "id": c.id, "name": c.name, "group": c.group, "synonyms": c.synonyms,
+                    "semantic_types": c.semantic_types, "xrefs": c.xrefs,
+                    "provenance": [p.key() for p in c.provenance],
+                })
             for group, rows in sorted(by_group.items()):
                 if group == "Other":
                     self.write(query("store", "upsert_concepts_other"), rows=rows)
@@ -92,20 +94,15 @@ class Neo4jStore(GraphStore):
         return written
 
     def upsert_relations(self, relations: Iterable[Relation], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-        """One statement per relation type and batch; endpoints are merged only when missing."""
+        """One transaction per batch, one statement per relation type; endpoints merged only when missing."""
         written = 0
         for batch in batched(relations, batch_size):
-            by_type: dict[str, list[dict]] = defaultdict(list)
-            for relation in batch:
-                row = relation.model_dump()
-                row["provenance"] = [p.key() for p in relation.provenance]
-                by_type[relation.type].append(row)
-            for type_, rows in sorted(by_type.items()):
-                text = query("store", "upsert_relations", TYPE=type_)
-                if self.write(text, rows=rows)[0]["written"] < len(rows):
-                    ids = {row[end] for row in rows for end in ("subject", "object")}
-                    self.write(query("store", "merge_endpoints"), ids=sorted(ids))
-                    self.write(text, rows=rows)
+            statements = [
+                (query("store", "upsert_relations", TYPE=type_), groups)
+                for type_, groups in sorted(relation_groups(batch).items())
+            ]
+            with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
+                session.execute_write(_upsert_relation_groups, statements)
             written += len(batch)
         return written
 
@@ -157,6 +154,68 @@ class Neo4jStore(GraphStore):
 
     def close(self) -> None:
         self.driver.close()
+
+
+def _upsert_relation_groups(tx: ManagedTransaction, statements: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Run a batch's per-type statements in one transaction (one commit, fewer round trips)."""
+    for text, groups in statements:
+        pairs = sum(len(g["pairs"]) for g in groups)
+        if tx.run(text, groups=groups).single(strict=True)["written"] < pairs:
+            ids = {end for g in groups for pair in g["pairs"] for end in pair}
+            tx.run(query("store", "merge_endpoints"), ids=sorted(ids)).consume()
+            tx.run(text, groups=groups).consume()
+
+
+def relation_groups(relations: Iterable[Relation]) -> dict[str, list[dict[str, Any]]]:
+    """Parameters of ``upsert_relations``: per type, relations grouped by their property values.
+
+    Built straight from the fields (no ``model_dump``, provenance keys computed once
+    per object): in profiles of a 10^5-row load the per-row dict building cost as
+    much as the server's own work. Repeats of one (subject, type, object) are merged
+    first with the upsert rule, so a statement never sees a pair twice and applying
+    groups out of input order cannot change list order. Pairs are sorted so
+    consecutive index seeks touch neighbouring pages.
+    """
+    batch = list(relations)
+    if len({(r.subject, r.type, r.object) for r in batch}) < len(batch):
+        batch = _merge_repeats(batch)
+    prov_keys: dict[int, str] = {}  # by id(): one Provenance object is usually shared by a whole file
+    by_signature: dict[tuple, list[list[str]]] = {}
+    for rel in batch:
+        prov = []
+        for p in rel.provenance:
+            key = prov_keys.get(id(p))
+            if key is None:
+                key = prov_keys[id(p)] = p.key()
+            prov.append(key)
+        signature = (rel.type, tuple(rel.source_labels), tuple(rel.evidence), rel.novelty, tuple(prov))
+        pairs = by_signature.get(signature)
+        if pairs is None:
+            pairs = by_signature[signature] = []
+        pairs.append([rel.subject, rel.object])
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (type_, labels, evidence, novelty, prov), pairs in by_signature.items():
+        lists = {"source_labels": list(labels), "evidence": list(evidence), "provenance": list(prov)}
+        props: dict[str, Any] = {k: v for k, v in lists.items() if v}
+        if novelty:
+            props["novelty"] = novelty
+        pairs.sort()
+        out[type_].append({"props": props, "novelty": novelty, **lists, "pairs": pairs})
+    return dict(out)
+
+
+def _merge_repeats(relations: list[Relation]) -> list[Relation]:
+    """One relation per (subject, type, object), folded in input order with the upsert rule."""
+    merged: dict[tuple[str, str, str], Relation] = {}
+    for rel in relations:
+        old = merged.get(rel.key)
+        merged[rel.key] = rel if old is None else old.model_copy(update={
+            "novelty": old.novelty or rel.novelty,
+            "source_labels": merge_lists(old.source_labels, rel.source_labels),
+            "evidence": merge_lists(old.evidence, rel.evidence),
+            "provenance": merge_lists(old.provenance, rel.provenance),
+        })
+    return list(merged.values())
 
 
 def _rows(result: Result) -> list[dict[str, Any]]:

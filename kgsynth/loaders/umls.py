@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kgsynth.errors import InputError
-from kgsynth.graph.model import Concept, Provenance
+from kgsynth.graph.model import Concept, Provenance, Relation
+from kgsynth.graph.schema import GENERIC_RELATION
 from kgsynth.loaders.base import LoadContext, Loader, Record, iter_lines, split_row
 from kgsynth.loaders.identity import normalize_xref, same_as_edges
-from kgsynth.loaders.mapping import map_relation
+from kgsynth.loaders.mapping import lookup
 
 #: Column names of each file, in NLM order (the trailing ``|`` adds one empty field).
 MRCONSO_COLUMNS = ("CUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "AUI", "SAUI", "SCUI", "SDUI", "SAB",
@@ -216,6 +217,7 @@ class UmlsLoader(Loader):
     # -- MRREL -----------------------------------------------------------------
     def _relations(self, ctx: LoadContext) -> Iterator[Record]:
         prov = self._prov("MRREL.RRF")
+        mapped: dict[tuple[str, str], tuple[str | None, bool, str]] = {}
         for path, number, f in self._rows("MRREL.RRF", MRREL_COLUMNS, ctx):
             cui1, rel, cui2, rela, sab, suppress = f[0], f[3], f[4], f[7], f[10], f[14]
             if not _CUI.match(cui1) or not _CUI.match(cui2):
@@ -241,7 +243,27 @@ class UmlsLoader(Loader):
                 continue
             scheme, label = ("RELA", rela) if rela else ("REL", rel)
             # REL/RELA is "the relationship of the second concept to the first": CUI2 <label> CUI1.
-            yield map_relation(scheme, label, f"UMLS:{cui2}", f"UMLS:{cui1}", prov, ctx)
+            how = mapped.get((scheme, label))
+            if how is None:
+                how = mapped[scheme, label] = _mapping_of(scheme, label)
+            type_, flip, source_label = how
+            if type_ is None:  # counted and loaded as RELATED_TO, as map_relation does
+                ctx.unknown_label(source_label)
+                type_ = GENERIC_RELATION
+            a, b = (f"UMLS:{cui1}", f"UMLS:{cui2}") if flip else (f"UMLS:{cui2}", f"UMLS:{cui1}")
+            # What map_relation builds, with the mapping looked up once per label and the
+            # record built unvalidated: every value is already known good (CUIs checked
+            # above, a type from the table), and this loop runs once per MRREL row.
+            yield Relation.model_construct(
+                subject=a, type=type_, object=b, source_labels=[source_label], evidence=[], novelty="",
+                provenance=[prov],
+            )
+
+
+def _mapping_of(scheme: str, label: str) -> tuple[str | None, bool, str]:
+    """``(type, flip, source label)`` of an MRREL label as :func:`map_relation` maps it; type ``None``: unknown."""
+    row = lookup(scheme, label)
+    return (None, False, f"{scheme}:{label}") if row is None else (row.type, row.flip, f"{scheme}:{label}")
 
 
 def _release_of(folder: Path) -> str:
