@@ -91,3 +91,29 @@ def test_unknown_database_is_one_line_error(neo4j_store) -> None:
     assert result.returncode != 0
     assert "nosuchdb" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_command_and_group_has_help() -> None:
+    """Walk the whole command tree: each command and group answers --help."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from kgsynth.cli import app
+
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    expected = {"neo4j", "graph", "load", "kg", "sample", "coverage", "generate", "demo", "check", "evaluate",
+                "report", "train", "extract"}
+    assert expected <= {p[0] for p in paths if p}
+    runner = CliRunner()
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output, path
