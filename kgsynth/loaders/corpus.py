@@ -31,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kgsynth.errors import InputError
+from kgsynth.loaders.mapping import lookup
 
 Format = Literal["pubtator", "bioc-xml", "bioc-json"]
 
@@ -54,19 +55,6 @@ GROUP_OF_TYPE: dict[str, str] = {
     "OrganismTaxon": "Species",
     "Species": "Species",
     "CellLine": "CellLine",
-}
-
-#: Corpus relation types -> kgsynth relation types (kgsynth.graph.schema.RELATION_TYPES).
-RELATION_TYPE_MAP: dict[str, str] = {
-    "Association": "ASSOCIATED_WITH",
-    "Positive_Correlation": "POSITIVE_CORRELATION",
-    "Negative_Correlation": "NEGATIVE_CORRELATION",
-    "Bind": "BINDS",
-    "Cotreatment": "COTREATMENT",
-    "Comparison": "COMPARISON",
-    "Drug_Interaction": "DRUG_INTERACTION",
-    "Conversion": "CONVERSION",
-    "CID": "CAUSES",  # BC5CDR: chemical-induced disease
 }
 
 #: Identifier namespace per group for bare corpus ids.
@@ -165,8 +153,13 @@ def qualified_id(raw_id: str, group: str) -> str:
 
 
 def normalized_relation_type(corpus_type: str) -> str:
-    """The kgsynth relation type of a corpus relation type (upper-cased when unmapped)."""
-    return RELATION_TYPE_MAP.get(corpus_type, corpus_type.upper())
+    """The kgsynth relation type of a corpus relation type (upper-cased when unmapped).
+
+    The BioRED and BC5CDR rows of the one mapping table (:mod:`kgsynth.loaders.mapping`)
+    decide, so evaluation and the KG loader can never map a corpus type differently.
+    """
+    row = lookup("BioRED", corpus_type) or lookup("BC5CDR", corpus_type)
+    return row.type if row else corpus_type.upper()
 
 
 # -- format detection -------------------------------------------------------------
