@@ -326,3 +326,15 @@ def test_untagged_names_are_annotated_too() -> None:
     assert record.span_errors() == [] and validate(record) == []
     assert {(r.subject, r.type, r.object) for r in record.relations} == {("T2", "TREATS", "T3"),
                                                                           ("T5", "HAS_PHENOTYPE", "T6")}
+
+
+def test_cli_schema_mode_reaches_the_openai_backend():
+    """llama-cpp-python's server needs json_object: the CLI must be able to ask for it."""
+    from kgsynth.generation.cli import SchemaMode, backend_options
+
+    options = backend_options(None, "http://127.0.0.1:9/v1", "none", 0.7, 60, 0.0, 0.0, SchemaMode.json_object)
+    backend = make_backend("openai", **options)
+    assert backend.decoding()["constraint"] == "server/json_object"
+    assert make_backend("template", **options).decoding() == {"method": "template"}
+    result = CliRunner().invoke(app, ["generate", "--instances", "x.jsonl", "--out", "o", "--schema-mode", "bogus"])
+    assert result.exit_code == 2

@@ -24,10 +24,16 @@ class ExportFormat(StrEnum):
     conll = "conll"
 
 
+class SchemaMode(StrEnum):
+    json_schema = "json_schema"
+    json_object = "json_object"
+
+
 def backend_options(model: str | None, base_url: str | None, api_key: str | None, temperature: float,
-                    max_free: int, price_in: float, price_out: float) -> dict[str, object]:
+                    max_free: int, price_in: float, price_out: float,
+                    schema_mode: SchemaMode = SchemaMode.json_schema) -> dict[str, object]:
     return {"model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
-            "max_free": max_free, "price_in": price_in, "price_out": price_out}
+            "max_free": max_free, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value}
 
 
 def generate_command(
@@ -44,6 +50,9 @@ def generate_command(
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY", show_default=False,
                                                 help="API key.")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
+    schema_mode: Annotated[SchemaMode, typer.Option(
+        "--schema-mode", help="How the openai backend sends its JSON schema: json_schema (OpenAI, vLLM, "
+        "llama-server) or json_object (llama-cpp-python's server).")] = SchemaMode.json_schema,
     max_free: Annotated[int, typer.Option("--max-free", help="Most free-text characters between tags.")] = 60,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per note before it is rejected.")] = 3,
     extract: Annotated[bool, typer.Option("--extract/--no-extract", help="Run the relation-extraction pass.")]
@@ -69,7 +78,7 @@ def generate_command(
         raise ConfigError("--n must be >= 0, --concurrency and --max-attempts >= 1")
     items = read_instances(instances)
     writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_free,
-                                                           price_in, price_out))
+                                                           price_in, price_out, schema_mode))
     report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
                       shard_size=shard_size, quiet=json)

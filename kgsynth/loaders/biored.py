@@ -14,6 +14,7 @@ disease; then by id) to make "the same fact in two abstracts" one edge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def corpus_source(path: Path) -> str:
     return "BC5CDR" if "cdr" in path.name.lower() else "BioRED"
 
 
+def _reporter(path: Path, ctx: LoadContext):
+    """``--skip-bad`` for corpora: a malformed document is skipped whole, counted and kept in rejects."""
+
+    def report(error: InputError, line: int | None, raw: str) -> None:
+        ctx.read()
+        detail = re.sub(rf"^{re.escape(str(path))}(:\d+)?: ", "", str(error))
+        ctx.bad(path, line, raw, "malformed document", detail)
+
+    return report
+
+
 class CorpusLoader(Loader):
     """Load one or more BioRED / BC5CDR files (format detected per file)."""
 
@@ -57,7 +69,7 @@ class CorpusLoader(Loader):
                 raise InputError(f"{path}: is a directory; give the corpus files (PubTator, BioC XML or JSON)")
             ctx.opened(path)
             prov = Provenance(source=self.source, release=self.release, file=path.name)
-            for doc in read_documents(path):
+            for doc in read_documents(path, on_bad=None if ctx.strict else _reporter(path, ctx)):
                 ctx.read()
                 yield from self._document(doc, prov, ctx)
 

@@ -17,14 +17,18 @@ contain "|" themselves, BC5CDR writes ``-1`` for "no id", BioRED's JSON leaves o
 ``infons`` keys), so every quirk is resolved here once and downstream code sees one
 clean model. ``text`` is ``title + " " + abstract`` (BioC: passages placed at their
 offsets), which is exactly what the corpora's character offsets index into.
-Malformed input raises :class:`~kgsynth.errors.InputError` naming the file and line.
+Malformed input raises :class:`~kgsynth.errors.InputError` naming the file and line,
+unless the caller passes ``on_bad``: then a malformed *document* is handed to it and
+skipped, and reading goes on with the next one (a syntax error that leaves the rest
+of an XML or JSON file unreadable still raises).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +38,8 @@ from kgsynth.errors import InputError
 from kgsynth.loaders.mapping import lookup
 
 Format = Literal["pubtator", "bioc-xml", "bioc-json"]
+#: Called with (error, first line of the document or None, its raw text) for a skipped document.
+OnBad = Callable[[InputError, "int | None", str], None]
 
 #: Corpus entity types -> kgsynth semantic groups (see kgsynth.graph.schema.SEMANTIC_GROUPS).
 GROUP_OF_TYPE: dict[str, str] = {
@@ -193,40 +199,63 @@ def detect_format(path: Path) -> Format:
     raise InputError(f"{path}:1: cannot tell the format (expected PubTator, BioC XML or BioC JSON)")
 
 
-def read_documents(path: Path | str, fmt: Format | None = None) -> Iterator[CorpusDocument]:
-    """Stream the documents of a corpus file in file order."""
+def read_documents(
+    path: Path | str, fmt: Format | None = None, on_bad: OnBad | None = None
+) -> Iterator[CorpusDocument]:
+    """Stream the documents of a corpus file in file order.
+
+    With ``on_bad``, a malformed document is reported to it and skipped instead of
+    ending the read (the loaders' ``--skip-bad``).
+    """
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt == "pubtator":
-        yield from _read_pubtator(path)
+        yield from _read_pubtator(path, on_bad)
     elif fmt == "bioc-xml":
-        yield from _read_bioc_xml(path)
+        yield from _read_bioc_xml(path, on_bad)
     elif fmt == "bioc-json":
-        yield from _read_bioc_json(path)
+        yield from _read_bioc_json(path, on_bad)
     else:  # pragma: no cover - guarded by the Literal type
         raise InputError(f"{path}: unknown corpus format {fmt!r}")
+
+
+def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | None,
+             raw: Callable[[], str]) -> CorpusDocument | None:
+    """``build()``, or None after reporting its InputError to ``on_bad`` (re-raised without one)."""
+    try:
+        return build()
+    except InputError as exc:
+        if on_bad is None:
+            raise
+        on_bad(exc, line, raw())
+        return None
 
 
 # -- PubTator ---------------------------------------------------------------------
 
 
-def _read_pubtator(path: Path) -> Iterator[CorpusDocument]:
+def _read_pubtator(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
+    def finish(block: list[tuple[int, str]]) -> CorpusDocument | None:
+        return _checked(lambda: _pubtator_block(path, block), on_bad, block[0][0],
+                        lambda: "\n".join(text for _, text in block))
+
     block: list[tuple[int, str]] = []
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
-                if block:
-                    yield _pubtator_block(path, block)
-                    block = []
+                if block and (doc := finish(block)) is not None:
+                    yield doc
+                block = []
                 continue
             # some writers omit the blank line between documents
             if block and _starts_document(line) and _has_text_line(block) and _new_id(line, block):
-                yield _pubtator_block(path, block)
+                if (doc := finish(block)) is not None:
+                    yield doc
                 block = []
             block.append((lineno, line))
-    if block:
-        yield _pubtator_block(path, block)
+    if block and (doc := finish(block)) is not None:
+        yield doc
 
 
 def _starts_document(line: str) -> bool:
@@ -353,7 +382,7 @@ def _bioc_document(
     return doc
 
 
-def _read_bioc_xml(path: Path) -> Iterator[CorpusDocument]:
+def _read_bioc_xml(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
     from bioc.biocxml import BioCXMLDocumentReader
     from lxml import etree
 
@@ -378,14 +407,17 @@ def _read_bioc_xml(path: Path) -> Iterator[CorpusDocument]:
                 for p in doc.passages
             ]
             relations = [{"infons": dict(r.infons)} for r in doc.relations]
-            yield _bioc_document(path, doc.id, passages, relations, None)
+            built = _checked(partial(_bioc_document, path, doc.id, passages, relations, None),
+                             on_bad, None, partial(str, f"<document id={doc.id!r}>"))
+            if built is not None:
+                yield built
     except etree.XMLSyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed BioC XML ({exc.msg})") from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"{path}: malformed BioC XML ({exc})") from exc
 
 
-def _read_bioc_json(path: Path) -> Iterator[CorpusDocument]:
+def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
     """A BioC JSON collection, or JSON lines of BioC documents; missing keys get defaults."""
     with path.open("r", encoding="utf-8") as fh:
         head = fh.read(1)
@@ -397,7 +429,9 @@ def _read_bioc_json(path: Path) -> Iterator[CorpusDocument]:
         if _is_json_line_document(first_line):
             for lineno, line in enumerate(fh, 1):
                 if line.strip():
-                    yield _json_document(path, _loads(path, line, lineno), lineno)
+                    built = _checked(partial(_json_line, path, line, lineno), on_bad, lineno, partial(str, line))
+                    if built is not None:
+                        yield built
             return
         try:
             data = json.load(fh)
@@ -407,7 +441,10 @@ def _read_bioc_json(path: Path) -> Iterator[CorpusDocument]:
     if not isinstance(documents, list):
         raise InputError(f"{path}:1: not a BioC JSON collection (no 'documents' list)")
     for doc in documents:
-        yield _json_document(path, doc, None)
+        built = _checked(partial(_json_document, path, doc, None), on_bad, None,
+                         partial(json.dumps, doc, ensure_ascii=False))
+        if built is not None:
+            yield built
 
 
 def _is_json_line_document(line: str) -> bool:
@@ -416,6 +453,10 @@ def _is_json_line_document(line: str) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(obj, dict) and "passages" in obj
+
+
+def _json_line(path: Path, line: str, lineno: int) -> CorpusDocument:
+    return _json_document(path, _loads(path, line, lineno), lineno)
 
 
 def _loads(path: Path, line: str, lineno: int) -> dict:
