@@ -10,15 +10,57 @@ from typer.testing import CliRunner
 
 from kgsynth.cli import app
 from kgsynth.cypher import load_queries
-from kgsynth.cypher.coverage import coverage_report, note_coverage, read_notes, write_notes
+from kgsynth.cypher.coverage import coverage_report
+from kgsynth.cypher.instance import MotifInstance
 from kgsynth.cypher.motif import builtin_motifs
 from kgsynth.cypher.sampling import sample
-from kgsynth.cypher.template import template_note
 from kgsynth.errors import InputError
-from kgsynth.generation.record import Entity, NoteRecord
+from kgsynth.generation.coverage import note_coverage, write_notes
+from kgsynth.generation.record import Entity, NoteRecord, NoteRelation, iter_jsonl_records
 from kgsynth.graph.memory import MemoryStore
 from kgsynth.graph.sample import sample_graph
 from kgsynth.graph.store import GraphStore
+
+
+# One plain sentence per sampled fact with exact offsets: notes for coverage tests without a model.
+def template_note(instance: MotifInstance, note_type: str = "template", dataset: str = "template") -> NoteRecord:
+    """A note stating each relation of ``instance`` as "<subject> <type> <object>."."""
+    text = ""
+    entities: list[Entity] = []
+    relations = []
+
+    def mention(concept_id: str) -> str:
+        nonlocal text
+        concept = instance.concept(concept_id)
+        name = (concept.name if concept else "") or concept_id
+        entity = Entity(
+            id=f"T{len(entities) + 1}",
+            start=len(text),
+            end=len(text) + len(name),
+            text=name,
+            type=concept.group if concept else "Other",
+            concept_id=concept_id,
+        )
+        entities.append(entity)
+        text += name
+        return entity.id
+
+    for rel in instance.relations:
+        subject = mention(rel.subject)
+        text += f" {rel.type.lower().replace('_', ' ')} "
+        obj = mention(rel.object)
+        text += ". "
+        relations.append(NoteRelation(subject=subject, type=rel.type, object=obj))
+    return NoteRecord(
+        text=text.rstrip(),
+        entities=entities,
+        relations=relations,
+        instance=instance,
+        note_type=note_type,
+        dataset=dataset,
+        backend="template",
+    )
+
 
 
 def _load(store: GraphStore) -> None:
@@ -98,7 +140,7 @@ def test_bad_note_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "notes.jsonl"
     path.write_text('{"text": "ok"}\n{"entities": 3}\n')
     with pytest.raises(InputError, match=r"notes\.jsonl:2"):
-        list(read_notes(path))
+        list(iter_jsonl_records(path))
 
 
 def test_cli_coverage_writes_back_then_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

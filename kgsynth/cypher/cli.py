@@ -1,4 +1,4 @@
-"""``kgsynth sample`` (balanced motif instances), ``kgsynth motifs`` and ``kgsynth coverage``."""
+"""``kgsynth sample`` (balanced motif instances) and ``kgsynth motifs``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from kgsynth.atomic import write_lines_atomic
 from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Username, store_from
-from kgsynth.console import count_table, emit, err, out, progress
+from kgsynth.console import emit, out, progress
 
 
 class BalanceBy(StrEnum):
@@ -99,70 +99,6 @@ def motifs_command(json: Json = False) -> None:
     emit(report, json, render)
 
 
-def coverage_command(
-    notes: Annotated[
-        Path | None, typer.Option("--notes", help="Note JSONL file or folder to write back to the graph first.")
-    ] = None,
-    top: Annotated[int, typer.Option("--top", help="Rows in the concept lists.")] = 20,
-    uri: Uri = None,
-    username: Username = None,
-    password: Password = None,
-    database: Database = None,
-    store: StorePath = None,
-    json: Json = False,
-) -> None:
-    """Show which relation types and concepts generated notes cover (optionally writing notes back first)."""
-    from kgsynth.cypher.coverage import coverage_report, read_notes, write_notes
-
-    with store_from(uri, username, password, database, store) as graph:
-        written = write_notes(graph, read_notes(notes)) if notes is not None else None
-        report = coverage_report(graph, top=top)
-    data = report.model_dump()
-    if written is not None:
-        data["written"] = written.model_dump()
-
-    def render() -> None:
-        from rich.table import Table
-
-        if written is not None:
-            err.print(f"wrote back {written.notes:,} notes ({written.mentions:,} mentions, {written.facts:,} facts)")
-        out.print(
-            f"[bold]{report.notes:,}[/bold] notes; {report.concepts_covered:,} of {report.concepts:,} concepts "
-            f"mentioned ({report.mentions:,} mentions)"
-        )
-        out.print(count_table(report.notes_per_motif, "motif", "notes per motif"))
-        table = Table(title="relation types covered")
-        for col in ("type", "expressions", "facts", "in graph", "graph edges", "fraction"):
-            table.add_column(col, justify="left" if col == "type" else "right")
-        for t in report.relation_types:
-            table.add_row(
-                t.type,
-                str(t.expressions),
-                str(t.facts),
-                str(t.facts_in_graph),
-                f"{t.graph_edges:,}",
-                f"{t.fraction:.2%}",
-            )
-        out.print(table)
-        if report.balance_max_min is not None:
-            out.print(f"balance across relation types (max/min expressions): {report.balance_max_min:.2f}")
-        covered = Table(title="most mentioned concepts")
-        uncovered = Table(title="never-covered concepts, highest degree first")
-        for col in ("id", "name", "group", "mentions", "notes"):
-            covered.add_column(col)
-        for col in ("id", "name", "group", "degree"):
-            uncovered.add_column(col)
-        for c in report.top_concepts:
-            covered.add_row(c.id, c.name, c.group, str(c.mentions), str(c.notes))
-        for c in report.uncovered_high_degree:
-            uncovered.add_row(c.id, c.name, c.group, str(c.degree))
-        out.print(covered)
-        out.print(uncovered)
-
-    emit(data, json, render)
-
-
 def register(app: typer.Typer) -> None:
     app.command("sample")(sample_command)
     app.command("motifs")(motifs_command)
-    app.command("coverage")(coverage_command)

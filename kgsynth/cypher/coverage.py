@@ -1,5 +1,9 @@
 """Coverage: which concepts and facts of the graph the generated notes have used.
 
+This module stores and reports coverage from :class:`NoteCoverage` rows (ids,
+mentions, facts); turning generated note records into those rows is generation's
+job (:mod:`kgsynth.generation.coverage`), so data still flows one way.
+
 Notes are written back so that coverage can be inspected where the graph lives:
 on Neo4j as ``Note``/``Fact`` nodes (queries in ``coverage.cypher``, pasteable in
 Browser); on the embedded store in a sidecar file beside the graph file, because
@@ -11,16 +15,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from kgsynth.atomic import write_lines_atomic
 from kgsynth.cypher import query
 from kgsynth.errors import ConfigError, InputError
-from kgsynth.generation.record import NoteRecord
-from kgsynth.graph.schema import RELATION_TYPES
 from kgsynth.graph.store import GraphStore, batched
 
 SIDECAR_FORMAT = "kgsynth-notes/1"
@@ -54,51 +56,6 @@ class NoteCoverage(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
 
 
-def note_coverage(record: NoteRecord) -> NoteCoverage:
-    """Mentions of grounded entities, and the facts the note expresses.
-
-    Facts are the note's annotated relations mapped to concept ids; a note without
-    relations falls back to the facts of the instance it was written from.
-    """
-    mentions = [
-        Mention(concept_id=e.concept_id, start=e.start, end=e.end, text=e.text) for e in record.entities if e.concept_id
-    ]
-    facts: dict[str, Fact] = {}
-    for rel in record.relations:
-        subj, obj = record.entity(rel.subject), record.entity(rel.object)
-        if subj and obj and subj.concept_id and obj.concept_id and rel.type in RELATION_TYPES:
-            fact = Fact(subject=subj.concept_id, type=rel.type, object=obj.concept_id)
-            facts.setdefault(fact.key, fact)
-    if not facts and record.instance is not None:
-        for rel in record.instance.relations:
-            fact = Fact(subject=rel.subject, type=rel.type, object=rel.object)
-            facts.setdefault(fact.key, fact)
-    return NoteCoverage(
-        id=record.id,
-        note_type=record.note_type,
-        dataset=record.dataset,
-        motif=record.instance.motif if record.instance else "",
-        mentions=mentions,
-        facts=list(facts.values()),
-    )
-
-
-def read_notes(path: Path) -> Iterator[NoteRecord]:
-    """NoteRecords from a JSONL file, or from every ``*.jsonl`` under a folder."""
-    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-    if not files or not all(f.is_file() for f in files):
-        raise InputError(f"{path}: no note JSONL file found")
-    for file in files:
-        with file.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield NoteRecord.model_validate_json(line)
-                except ValidationError as exc:
-                    raise InputError(f"{file}:{number}: not a note record: {exc.errors()[0]['msg']}") from exc
-
-
 # -- write-back ---------------------------------------------------------------
 class WriteReport(BaseModel):
     notes: int
@@ -107,11 +64,15 @@ class WriteReport(BaseModel):
     unknown_concepts: int
 
 
-def write_notes(store: GraphStore, records: Iterable[NoteRecord], batch_size: int = 500) -> WriteReport:
-    """Write notes back (idempotent: a note id written twice is one note)."""
+def write_coverage(store: GraphStore, notes_in: Iterable[NoteCoverage], batch_size: int = 500) -> WriteReport:
+    """Write notes back (idempotent: a note id written twice is one note).
+
+    Takes :class:`NoteCoverage` rows, not note records: this layer knows the graph,
+    not what generation writes (:mod:`kgsynth.generation.coverage` converts).
+    """
     notes = mentions = facts = unknown = 0
     backend = _backend(store)
-    for batch in batched((note_coverage(r) for r in records), batch_size):
+    for batch in batched(notes_in, batch_size):
         known = store.get_concepts({m.concept_id for n in batch for m in n.mentions})
         for note in batch:
             unknown += sum(1 for m in note.mentions if m.concept_id not in known)

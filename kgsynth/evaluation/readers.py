@@ -9,16 +9,16 @@ JSONL notes carry mention-level ones. A directory means every ``*.jsonl`` in it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from kgsynth.atomic import atomic_open
 from kgsynth.errors import InputError
 from kgsynth.evaluation.convert import to_note_record
-from kgsynth.generation.record import NoteRecord
+from kgsynth.generation.record import NoteRecord, iter_jsonl_records
 from kgsynth.loaders.corpus import detect_format, read_documents
 
 RecordFormat = Literal["jsonl", "pubtator", "bioc-xml", "bioc-json"]
@@ -51,29 +51,6 @@ def detect_record_format(path: Path) -> RecordFormat:
         if isinstance(obj, dict) and "text" in obj and "passages" not in obj:
             return "jsonl"
     return detect_format(path)
-
-
-def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
-    """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line."""
-    path = Path(path)
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    if path.is_dir() and not files:
-        raise InputError(f"{path}: no *.jsonl files in this directory")
-    for file in files:
-        try:
-            fh = file.open("r", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield NoteRecord.model_validate_json(line)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    loc = ".".join(str(x) for x in first["loc"]) or "record"
-                    raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from exc
 
 
 def read_records(path: Path | str, fmt: RecordFormat | None = None) -> RecordSet:

@@ -1,4 +1,4 @@
-"""``kgsynth generate``, ``kgsynth export`` and ``kgsynth demo``."""
+"""``kgsynth generate``, ``export``, ``demo`` and ``coverage`` (notes written back to the graph)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from kgsynth.cli_options import Json
+from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Username, store_from
+from kgsynth.console import count_table, emit, err, out
 from kgsynth.errors import ConfigError
 
 
@@ -68,7 +69,6 @@ def generate_command(
     json: Json = False,
 ) -> None:
     """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
-    from kgsynth.console import emit
     from kgsynth.generation.backends import make_backend
     from kgsynth.generation.engine import generate, read_instances, read_notes
     from kgsynth.generation.export import export
@@ -96,7 +96,6 @@ def export_command(
     json: Json = False,
 ) -> None:
     """Export a generated dataset as HF datasets, BioC XML and/or BIO CoNLL."""
-    from kgsynth.console import emit
     from kgsynth.errors import InputError
     from kgsynth.generation.engine import read_notes
     from kgsynth.generation.export import export
@@ -117,13 +116,77 @@ def demo_command(
     json: Json = False,
 ) -> None:
     """The whole job on the bundled sample: graph -> balanced motifs -> notes -> check -> exports."""
-    from kgsynth.console import emit
     from kgsynth.demo import run_demo
 
     emit(run_demo(out, n=n, backend=backend.value, seed=seed, quiet=json), json)
+
+
+def coverage_command(
+    notes: Annotated[
+        Path | None, typer.Option("--notes", help="Note JSONL file or folder to write back to the graph first.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows in the concept lists.")] = 20,
+    uri: Uri = None,
+    username: Username = None,
+    password: Password = None,
+    database: Database = None,
+    store: StorePath = None,
+    json: Json = False,
+) -> None:
+    """Show which relation types and concepts generated notes cover (optionally writing notes back first)."""
+    from kgsynth.cypher.coverage import coverage_report
+    from kgsynth.generation.coverage import write_notes
+
+    with store_from(uri, username, password, database, store) as graph:
+        written = write_notes(graph, notes) if notes is not None else None
+        report = coverage_report(graph, top=top)
+    data = report.model_dump()
+    if written is not None:
+        data["written"] = written.model_dump()
+
+    def render() -> None:
+        from rich.table import Table
+
+        if written is not None:
+            err.print(f"wrote back {written.notes:,} notes ({written.mentions:,} mentions, {written.facts:,} facts)")
+        out.print(
+            f"[bold]{report.notes:,}[/bold] notes; {report.concepts_covered:,} of {report.concepts:,} concepts "
+            f"mentioned ({report.mentions:,} mentions)"
+        )
+        out.print(count_table(report.notes_per_motif, "motif", "notes per motif"))
+        table = Table(title="relation types covered")
+        for col in ("type", "expressions", "facts", "in graph", "graph edges", "fraction"):
+            table.add_column(col, justify="left" if col == "type" else "right")
+        for t in report.relation_types:
+            table.add_row(
+                t.type,
+                str(t.expressions),
+                str(t.facts),
+                str(t.facts_in_graph),
+                f"{t.graph_edges:,}",
+                f"{t.fraction:.2%}",
+            )
+        out.print(table)
+        if report.balance_max_min is not None:
+            out.print(f"balance across relation types (max/min expressions): {report.balance_max_min:.2f}")
+        covered = Table(title="most mentioned concepts")
+        uncovered = Table(title="never-covered concepts, highest degree first")
+        for col in ("id", "name", "group", "mentions", "notes"):
+            covered.add_column(col)
+        for col in ("id", "name", "group", "degree"):
+            uncovered.add_column(col)
+        for c in report.top_concepts:
+            covered.add_row(c.id, c.name, c.group, str(c.mentions), str(c.notes))
+        for c in report.uncovered_high_degree:
+            uncovered.add_row(c.id, c.name, c.group, str(c.degree))
+        out.print(covered)
+        out.print(uncovered)
+
+    emit(data, json, render)
 
 
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate_command)
     app.command("export")(export_command)
     app.command("demo")(demo_command)
+    app.command("coverage")(coverage_command)

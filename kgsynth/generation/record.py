@@ -8,10 +8,13 @@ and reader can check it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
+from kgsynth.errors import InputError
 
 
 class Entity(BaseModel):
@@ -70,3 +73,26 @@ class NoteRecord(BaseModel):
 def note_id(text: str, instance_id: str = "") -> str:
     """Stable id from the instance and the text: re-running gives the same id."""
     return hashlib.sha1(f"{instance_id}\n{text}".encode()).hexdigest()[:20]
+
+
+def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
+    """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line."""
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: no *.jsonl files in this directory")
+    for file in files:
+        try:
+            fh = file.open("r", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield NoteRecord.model_validate_json(line)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    loc = ".".join(str(x) for x in first["loc"]) or "record"
+                    raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from exc
