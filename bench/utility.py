@@ -7,9 +7,13 @@ BioRED-only row, the baseline measured in the same run.
 
 Without ``--generated``, the "generated" notes are template notes written from the
 bundled sample KG (``kgsynth.evaluation.synthetic``), and the output says so.
+``--baseline NOTES`` adds two rows, the baseline notes alone and with BioRED: pass
+template-backend notes written from the same motif instances to see what the LLM's
+prose adds over fixed sentences.
 
     python bench/utility.py --train-docs 400 --dev-docs 100 --gen-docs 400 --epochs 3
     python bench/utility.py --generated notes/ --json
+    python bench/utility.py --generated llm-notes/ --baseline template-notes/
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, default=DEFAULT_DATA / "biored" / "Train.PubTator")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DATA / "biored" / "Dev.PubTator")
     parser.add_argument("--generated", type=Path, help="Generated NoteRecord JSONL (file or folder).")
+    parser.add_argument("--baseline", type=Path, help="Baseline notes (e.g. template backend, same instances).")
     parser.add_argument("--train-docs", type=int, default=400)
     parser.add_argument("--dev-docs", type=int, default=100)
     parser.add_argument("--gen-docs", type=int, default=400)
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             concepts, relations = sample_graph()
             generated = template_notes(concepts, relations, args.gen_docs, seed=args.seed, variety=3)
             source = "template notes from the bundled sample KG (no generator output given)"
+        baseline = read_records(args.baseline, "jsonl").records[: args.gen_docs] if args.baseline else []
     except KgsynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -77,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.json,
     )
     rows = []
-    for name, data in (("biored", train), ("generated", generated), ("biored+generated", [*train, *generated])):
+    runs = [("biored", train), ("generated", generated), ("biored+generated", [*train, *generated])]
+    if baseline:
+        runs += [("baseline", baseline), ("biored+baseline", [*train, *baseline])]
+    for name, data in runs:
         rows.append(utility_row(name, data, dev, **common))
     base = rows[0].strict_f1
     report = {
         "generated_source": source,
+        "baseline_source": str(args.baseline) if args.baseline else None,
         "dev_docs": len(dev),
         "torch_threads": torch.get_num_threads(),
         "rows": [
