@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.graph import neo4j_dist, server
+from kgsynth.graph import neo4j_dist, server, server_config
 from tests.conftest import need
 from tests.test_cli_graph import kgsynth
 
@@ -22,7 +22,7 @@ PASSWORD = "kgsynth-test-pw"
 def auth_server(tmp_path_factory: pytest.TempPathFactory):
     need(shutil.which("java") is not None and neo4j_dist.is_fetched(), "Java and the Neo4j jars are needed")
     home = Path(tmp_path_factory.mktemp("neo4j-auth"))
-    opts = server.ServerOptions(
+    opts = server_config.ServerOptions(
         home=home, bolt_port=7695, http_port=7495, heap="256m", pagecache="64m", password=PASSWORD
     )
     status = server.start(opts, timeout=180)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kgsynth.errors import ConfigError
-from kgsynth.graph import neo4j_dist, server
+from kgsynth.graph import neo4j_dist, server, server_config
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def _config(**kw: object) -> dict[str, str]:
-    text = server.render_config(server.ServerOptions(**kw))  # type: ignore[arg-type]
+    text = server_config.render_config(server_config.ServerOptions(**kw))  # type: ignore[arg-type]
     pairs = (line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     return dict(pairs)
 
@@ -57,7 +57,7 @@ def test_config_defaults_are_local_small_and_quiet(tmp_path: Path) -> None:
 
 
 def test_port_memory_and_password_overrides(tmp_path: Path) -> None:
-    opts = server.ServerOptions(
+    opts = server_config.ServerOptions(
         home=tmp_path, bolt_port=17687, http_port=17474, heap="1g", pagecache="128m", password="longenough"
     )
     conf = _config(**opts.__dict__)
@@ -68,7 +68,7 @@ def test_port_memory_and_password_overrides(tmp_path: Path) -> None:
     assert conf["dbms.security.auth_enabled"] == "true"
     assert opts.bolt_uri == "bolt://127.0.0.1:17687"
     assert opts.browser_url == "http://127.0.0.1:17474/browser/"
-    args = server.jvm_args(opts, tmp_path / "lib")
+    args = server_config.jvm_args(opts, tmp_path / "lib")
     assert "-Xms1g" in args and "-Xmx1g" in args
     assert args[-4:] == [
         server.ENTRY_POINT,
@@ -80,7 +80,7 @@ def test_port_memory_and_password_overrides(tmp_path: Path) -> None:
 
 def test_write_config_creates_the_home_layout(tmp_path: Path) -> None:
     home = tmp_path / "neo"
-    path = server.write_config(server.ServerOptions(home=home, bolt_port=17001, http_port=17002))
+    path = server_config.write_config(server_config.ServerOptions(home=home, bolt_port=17001, http_port=17002))
     assert path == home / "conf" / "neo4j.conf"
     assert "server.bolt.listen_address=127.0.0.1:17001" in path.read_text()
     assert all((home / d).is_dir() for d in ("data", "logs", "run"))
@@ -98,7 +98,7 @@ def test_write_config_creates_the_home_layout(tmp_path: Path) -> None:
 )
 def test_bad_options_are_config_errors(tmp_path: Path, kw: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
-        server.ServerOptions(home=tmp_path, **kw).validate()  # type: ignore[arg-type]
+        server_config.ServerOptions(home=tmp_path, **kw).validate()  # type: ignore[arg-type]
 
 
 def test_pom_pins_the_versions() -> None:
@@ -117,7 +117,8 @@ def test_port_in_use_is_detected_before_starting(tmp_path: Path) -> None:
         sock.listen()
         busy = sock.getsockname()[1]
         assert server.port_in_use(busy)
-        opts = server.ServerOptions(home=tmp_path, bolt_port=busy, http_port=busy + 1 if busy < 65535 else busy - 1)
+        other = busy + 1 if busy < 65535 else busy - 1
+        opts = server_config.ServerOptions(home=tmp_path, bolt_port=busy, http_port=other)
         with pytest.raises(ConfigError, match=f"port {busy} .* already in use.*--bolt-port"):
             server.check_ports_free(opts)
     assert not server.port_in_use(busy)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from kgsynth.errors import KgsynthError
-from kgsynth.graph import server
+from kgsynth.graph import server, server_config
 
 app = typer.Typer(
     help="Run a local Neo4j 5.26 Community server (fetched once with Maven; needs Java 17+).",
@@ -74,8 +74,9 @@ def start(
     """Start the server in the background and wait until Bolt answers."""
 
     def run() -> server.ServerStatus:
-        opts = server.ServerOptions.from_env(
-            home=home or server.default_home(), bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache
+        opts = server_config.ServerOptions.from_env(
+            home=home or server_config.default_home(), bolt_port=bolt_port, http_port=http_port, heap=heap,
+            pagecache=pagecache,
         )
         if as_json or not sys.stderr.isatty():
             return server.start(opts, progress=lambda line: typer.echo(line, err=True), timeout=timeout)
