@@ -58,7 +58,14 @@ def test_long_documents_become_overlapping_windows() -> None:
 
 
 @pytest.mark.slow
-def test_tiny_benchmark_runs_and_is_well_formed(shared_data: Path) -> None:
+def test_tiny_benchmark_runs_and_is_well_formed(shared_data: Path, tmp_path: Path) -> None:
+    from kgsynth.evaluation.readers import write_records
+    from kgsynth.evaluation.synthetic import template_notes
+    from kgsynth.graph.sample import sample_graph
+
+    concepts, relations = sample_graph()
+    write_records(tmp_path / "generated.jsonl", template_notes(concepts, relations, 4, seed=1, variety=3))
+    write_records(tmp_path / "baseline.jsonl", template_notes(concepts, relations, 3, seed=1, variety=1))
     proc = subprocess.run(
         [
             sys.executable,
@@ -80,6 +87,10 @@ def test_tiny_benchmark_runs_and_is_well_formed(shared_data: Path) -> None:
             str(shared_data / "biored" / "Train.PubTator"),
             "--dev",
             str(shared_data / "biored" / "Dev.PubTator"),
+            "--generated",
+            str(tmp_path / "generated.jsonl"),
+            "--baseline",
+            str(tmp_path / "baseline.jsonl"),
         ],
         capture_output=True,
         text=True,
@@ -88,9 +99,11 @@ def test_tiny_benchmark_runs_and_is_well_formed(shared_data: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
-    assert report["dev_docs"] == 2 and "template" in report["generated_source"]
-    assert [r["train"] for r in report["rows"]] == ["biored", "generated", "biored+generated"]
-    assert [r["train_docs"] for r in report["rows"]] == [2, 4, 6]
+    assert report["dev_docs"] == 2 and report["generated_source"].endswith("generated.jsonl")
+    assert report["baseline_source"].endswith("baseline.jsonl")
+    assert [r["train"] for r in report["rows"]] == [
+        "biored", "generated", "biored+generated", "baseline", "biored+baseline"]
+    assert [r["train_docs"] for r in report["rows"]] == [2, 4, 6, 3, 5]
     for row in report["rows"]:
         assert row["epochs"] == 1 and row["seconds"] > 0
         assert row["strict_f1"] is None or 0.0 <= row["strict_f1"] <= 1.0
