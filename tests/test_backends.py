@@ -119,8 +119,10 @@ def test_openai_backend_against_real_llama_cpp_server(tmp_path: Path, llama_serv
                            price_in=0.15, price_out=0.6)
     one_fact = make_instance(0).model_copy(update={"id": ""})
     one_fact = type(one_fact)(motif="single_edge", concepts=one_fact.concepts[:2], relations=one_fact.relations[:1])
+    assert backend.model.endswith(".gguf")  # no --model: the one model the server lists
     report = generate([one_fact], backend, tmp_path / "notes", 2, seed=1, concurrency=2, quiet=True)
     assert report.written + report.rejected == 2 and report.written >= 1, report.reject_reasons
+    assert report.model == backend.model
     assert report.prompt_tokens > 0 and report.completion_tokens > 0 and report.cost_usd > 0
     for record in read_notes(tmp_path / "notes"):
         assert validate(record) == [] and record.backend == "openai"
@@ -129,6 +131,7 @@ def test_openai_backend_against_real_llama_cpp_server(tmp_path: Path, llama_serv
 def test_openai_backend_retries_then_rejects_when_endpoint_is_down(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens here: connection refused
     backend = make_backend("openai", base_url=url, max_retries=2, backoff_s=0.01)
+    assert backend.model == "gpt-4o-mini"  # nothing to ask which model is served: the default
     report = generate([make_instance()], backend, tmp_path / "notes", 1, max_attempts=1, quiet=True)
     assert (report.written, report.rejected) == (0, 1)
     assert backend.retries == 2

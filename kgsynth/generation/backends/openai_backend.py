@@ -36,6 +36,34 @@ def free_pattern(max_free: int) -> str:
     return rf'^[^\[\]|\n"\\]{{0,{max_free}}}$'
 
 
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def served_model(base_url: str | None, api_key: str | None, timeout_s: float = 5.0) -> str | None:
+    """The model a self-hosted endpoint serves, so ``--model`` can be left out against vLLM or llama.cpp.
+
+    vLLM rejects requests naming any other model, so guessing a name would fail every
+    request. One served model is taken; several raise unless the default is among
+    them (api.openai.com); an endpoint that cannot be asked gives ``None`` (requests
+    then fail with the endpoint's own error, retried as usual).
+    """
+    if base_url is None:
+        return None
+    import openai
+
+    try:
+        client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout_s)
+        ids = [m.id for m in client.models.list()]
+    except openai.OpenAIError:
+        return None
+    if len(ids) == 1:
+        return ids[0]
+    if ids and DEFAULT_MODEL not in ids:
+        shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+        raise ConfigError(f"{base_url} serves {len(ids)} models ({shown}); pick one with --model")
+    return None
+
+
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     """Close every object (``additionalProperties: false``), as strict structured outputs require."""
     if isinstance(schema, dict):
@@ -120,7 +148,7 @@ class OpenAIBackend(Backend):
 
         if schema_mode not in ("json_schema", "json_object"):
             raise ConfigError("schema_mode must be json_schema or json_object")
-        self.model = model or "gpt-4o-mini"
+        self.model = model or served_model(base_url, api_key) or DEFAULT_MODEL
         # Our own retry loop (below) so that backoff and the retry count are visible.
         self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
                                   timeout=timeout_s)
