@@ -158,3 +158,6 @@ def test_openai_note_schema_joins_to_sound_tags() -> None:
     assert stripped.text == "Started Metformin for T2DM.\nexcessive thirst from type 2 diabetes."
     assert [e.concept_id for e in stripped.entities] == [c.id for c in instance.concepts[:2]] + [
         "HP:0001959", "MESH:D003924"]
+    glued = {**answer, "fact_1": {**answer["fact_1"], "before": "Started", "middle": "", "after": "s."}}
+    stripped = strip_tags(tagged_from_json(json.dumps(glued), instance), instance)
+    assert stripped.text.splitlines()[0] == "Started Metformin T2DM s."  # mentions kept apart from letters

@@ -110,6 +110,12 @@ def test_note_regex_admits_sound_notes_only() -> None:
     assert rx.fullmatch(good)
     assert not rx.fullmatch("He takes [[Aspirin|C1]] for [[T2DM|C2]].\nno tags here.")
     assert not rx.fullmatch("[[Metformin|C1]] for [[T2DM|C2]].")  # second fact missing
+    # a mention never touches letters or digits, nor another mention
+    assert rx.fullmatch("[[Metformin|C1]] for [[T2DM|C2]].\n([[type 2 diabetes|C2]]) with [[excessive thirst|C3]].")
+    assert not rx.fullmatch("He takes [[Metformin|C1]] forT2[[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
+    assert not rx.fullmatch("Takes[[Metformin|C1]] for [[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
+    assert not rx.fullmatch("[[Metformin|C1]] for [[T2DM|C2]]s.\n[[T2DM|C2]] with [[excessive thirst|C3]].")
+    assert not rx.fullmatch("[[Metformin|C1]][[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
 
 
 # --- prompts ------------------------------------------------------------------------------------------------

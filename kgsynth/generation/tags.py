@@ -22,6 +22,10 @@ TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 _RESERVED = set("[]|")
 #: Free text between tags: no tag delimiters, no newline (one fact sentence per line).
 FREE = r"[^\[\]|\n]"
+#: What free text must have next to a mention: a character that ends a word. Without it a
+#: writer glued mentions to other letters ("sugbupivacaine"), 25% of mentions in 300 SmolLM2
+#: notes, which teaches an NER model wrong boundaries.
+SEP = r"[^A-Za-z0-9\[\]|\n]"
 
 
 class TagError(ValueError):
@@ -107,12 +111,28 @@ def note_regex(instance: MotifInstance, max_free: int = 80) -> str:
     ``max_free`` bounds each run of free text, so the whole note has a known maximum
     length and a token budget of at least that many tokens always lets it finish.
     """
-    free = f"{FREE}{{0,{max_free}}}"
+    n = max(max_free, 2)
+    lead = f"(?:{FREE}{{0,{n - 1}}}{SEP})?"  # empty, or ends where a word ends
+    mid = f"{SEP}(?:{FREE}{{0,{n - 2}}}{SEP})?"  # never empty: two mentions never touch
+    tail = f"(?:{SEP}{FREE}{{0,{n - 1}}})?"
     lines = []
     for rel in instance.relations:
         a, b = _tag_regex(instance, rel.subject), _tag_regex(instance, rel.object)
-        lines.append(rf"{free}({a}{free}{b}|{b}{free}{a}){free}\.")
+        lines.append(rf"{lead}({a}{mid}{b}|{b}{mid}{a}){tail}\.")
     return r"\n".join(lines)
+
+
+def separate(left: str, right: str) -> str:
+    """``left + right`` with a space between them when both sides are word characters.
+
+    For writers whose pieces the engine joins (the openai backend's JSON), so a
+    mention never runs into the free text beside it.
+    """
+    last = left[left.rindex("[[") + 2 : left.rindex("|")][-1:] if left.endswith("]]") else left[-1:]
+    first = right[2:3] if right.startswith("[[") else right[:1]
+    if last.isalnum() and first.isalnum():
+        return f"{left} {right}"
+    return left + right
 
 
 def max_note_chars(instance: MotifInstance, max_free: int = 80) -> int:
@@ -122,7 +142,8 @@ def max_note_chars(instance: MotifInstance, max_free: int = 80) -> int:
         index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
         return max(len(tag(s, index)) for s in surfaces(instance.concepts[index]))
 
-    per_fact = [3 * max_free + longest_tag(r.subject) + longest_tag(r.object) + 2 for r in instance.relations]
+    n = max(max_free, 2)
+    per_fact = [3 * n + longest_tag(r.subject) + longest_tag(r.object) + 2 for r in instance.relations]
     return sum(per_fact)
 
 

@@ -24,7 +24,7 @@ from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
 from kgsynth.generation.prompt import Prompt, render
 from kgsynth.generation.record import Entity
-from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
+from kgsynth.generation.tags import TagError, separate, slot_label, surfaces, tag
 
 
 def free_pattern(max_free: int) -> str:
@@ -119,7 +119,11 @@ def tagged_from_json(raw: str, instance: MotifInstance) -> str:
             for key in ("first", "second"):
                 slot = int(str(fact[key]["concept"]).removeprefix("C")) - 1
                 mentions.append(tag(str(fact[key]["name"]), slot))
-            lines.append(f"{fact['before']}{mentions[0]}{fact['middle']}{mentions[1]}{fact['after']}")
+            pieces = [str(fact["before"]), mentions[0], str(fact["middle"]) or " ", mentions[1], str(fact["after"])]
+            line = ""
+            for piece in pieces:
+                line = separate(line, piece)
+            lines.append(line)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise TagError(f"note JSON does not fit the schema: {exc!r}"[:200]) from exc
     return "\n".join(line.strip() for line in lines)
