@@ -116,6 +116,7 @@ def test_note_regex_admits_sound_notes_only() -> None:
     assert not rx.fullmatch("Takes[[Metformin|C1]] for [[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
     assert not rx.fullmatch("[[Metformin|C1]] for [[T2DM|C2]]s.\n[[T2DM|C2]] with [[excessive thirst|C3]].")
     assert not rx.fullmatch("[[Metformin|C1]][[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
+    assert not rx.fullmatch("[[Metformin|C1]] for ½[[T2DM|C2]].\n[[T2DM|C2]] with [[excessive thirst|C3]].")
 
 
 # --- prompts ------------------------------------------------------------------------------------------------
