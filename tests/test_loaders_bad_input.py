@@ -195,3 +195,56 @@ def test_cli_skip_bad_json_report(umls_copy: Path, tmp_path: Path):
     assert report["relations_by_type"]["TREATS"] == 1
     assert rejects.read_text(encoding="utf-8").count("\n") == 1
     assert MemoryStore(tmp_path / "g.json.gz").get_concept("UMLS:C9000001").name == "Sugar sickness"
+
+
+def _pubtator_with_a_bad_middle_document(tmp_path: Path) -> Path:
+    path = tmp_path / "three.PubTator"
+    path.write_text(
+        "1|t|Aspirin and asthma.\n1|a|x\n1\t0\t7\tAspirin\tChemicalEntity\tD001241\n"
+        "1\t12\t18\tasthma\tDiseaseOrPhenotypicFeature\tD001249\n1\tAssociation\tD001241\tD001249\tNovel\n\n"
+        "2|t|Broken mention.\n2|a|x\n2\t9\t3\tmention\tChemicalEntity\tD000001\n\n"
+        "3|t|Caffeine and migraine.\n3|a|x\n3\t0\t8\tCaffeine\tChemicalEntity\tD002110\n"
+        "3\t13\t21\tmigraine\tDiseaseOrPhenotypicFeature\tD008881\n3\tAssociation\tD002110\tD008881\tNovel\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_corpus_strict_stops_at_the_bad_document_naming_file_and_line(tmp_path: Path):
+    from kgsynth.loaders.biored import CorpusLoader
+
+    path = _pubtator_with_a_bad_middle_document(tmp_path)
+    with pytest.raises(InputError, match=r"three\.PubTator:9: mention end 3 is not after start 9"):
+        _load(CorpusLoader([path]))
+
+
+def test_corpus_skip_bad_skips_the_document_and_keeps_its_lines(tmp_path: Path):
+    from kgsynth.loaders.biored import CorpusLoader
+
+    path = _pubtator_with_a_bad_middle_document(tmp_path)
+    rejects = tmp_path / "rejects.tsv"
+    store = MemoryStore(None)
+    report = run_load(CorpusLoader([path]), store, show_progress=False, strict=False, rejects=rejects)
+    assert report.rows_read == 3
+    assert report.skipped_by_reason == {"malformed document": 1}
+    assert {c.id for c in store.iter_concepts()} == {"MESH:D001241", "MESH:D001249", "MESH:D002110", "MESH:D008881"}
+    assert sorted(r.evidence[0] for r in store.iter_relations()) == ["PMID:1", "PMID:3"]
+    kept = rejects.read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t", 2)[2] for line in kept] == ["2|t|Broken mention.", "2|a|x",
+                                                         "2\t9\t3\tmention\tChemicalEntity\tD000001"]
+    assert all(line.startswith(f"{path}, line 7\tmalformed document\t") for line in kept)
+
+
+def test_corpus_skip_bad_skips_a_bad_bioc_json_line(tmp_path: Path):
+    from kgsynth.loaders.biored import CorpusLoader
+
+    good = {"id": "5", "passages": [{"offset": 0, "text": "Aspirin.", "annotations": [
+        {"id": "T1", "infons": {"type": "ChemicalEntity", "identifier": "D001241"}, "text": "Aspirin",
+         "locations": [{"offset": 0, "length": 7}]}]}]}
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps(good) + "\n{not json\n" + json.dumps({**good, "id": "6"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"docs\.json:2: malformed JSON"):
+        _load(CorpusLoader([path]))
+    report = _load(CorpusLoader([path]), strict=False)
+    assert report.rows_read == 3 and report.skipped_by_reason == {"malformed document": 1}
+    assert report.concepts_loaded >= 1
