@@ -22,11 +22,10 @@ TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 _RESERVED = set("[]|")
 #: Free text between tags: no tag delimiters, no newline (one fact sentence per line).
 FREE = r"[^\[\]|\n]"
-#: What free text must have next to a mention: a character that ends a word. Without it a
-#: writer glued mentions to other letters ("sugbupivacaine"), 25% of mentions in 300 SmolLM2
-#: notes, which teaches an NER model wrong boundaries.
-#: Only ASCII space and punctuation count: with "not an ASCII letter or digit" the model glued
-#: 3% of mentions to non-ASCII letters instead ("PROS áprostate", "½CsA").
+#: What free text must have next to a mention: an ASCII space or punctuation character. Without
+#: it SmolLM2 glued 25% of its mentions to other letters ("sugbupivacaine"), which teaches an NER
+#: model wrong boundaries; with "anything but an ASCII letter or digit" it glued 3% to non-ASCII
+#: letters instead ("½CsA").
 SEP = r"""[ !"#$%&'()*+,\-./:;<=>?@\\^_`{}~]"""
 
 

@@ -220,22 +220,23 @@ def read_documents(
 
 
 def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | None,
-             raw: Callable[[], str]) -> CorpusDocument | None:
-    """``build()``, or None after reporting its InputError to ``on_bad`` (re-raised without one)."""
+             raw: Callable[[], str]) -> Iterator[CorpusDocument]:
+    """Yield ``build()``, or nothing after reporting its InputError to ``on_bad`` (re-raised without one)."""
     try:
-        return build()
+        doc = build()
     except InputError as exc:
         if on_bad is None:
             raise
         on_bad(exc, line, raw())
-        return None
+        return
+    yield doc
 
 
 # -- PubTator ---------------------------------------------------------------------
 
 
 def _read_pubtator(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
-    def finish(block: list[tuple[int, str]]) -> CorpusDocument | None:
+    def finish(block: list[tuple[int, str]]) -> Iterator[CorpusDocument]:
         return _checked(lambda: _pubtator_block(path, block), on_bad, block[0][0],
                         lambda: "\n".join(text for _, text in block))
 
@@ -244,18 +245,17 @@ def _read_pubtator(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDo
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
-                if block and (doc := finish(block)) is not None:
-                    yield doc
+                if block:
+                    yield from finish(block)
                 block = []
                 continue
             # some writers omit the blank line between documents
             if block and _starts_document(line) and _has_text_line(block) and _new_id(line, block):
-                if (doc := finish(block)) is not None:
-                    yield doc
+                yield from finish(block)
                 block = []
             block.append((lineno, line))
-    if block and (doc := finish(block)) is not None:
-        yield doc
+    if block:
+        yield from finish(block)
 
 
 def _starts_document(line: str) -> bool:
@@ -407,10 +407,8 @@ def _read_bioc_xml(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDo
                 for p in doc.passages
             ]
             relations = [{"infons": dict(r.infons)} for r in doc.relations]
-            built = _checked(partial(_bioc_document, path, doc.id, passages, relations, None),
-                             on_bad, None, partial(str, f"<document id={doc.id!r}>"))
-            if built is not None:
-                yield built
+            yield from _checked(partial(_bioc_document, path, doc.id, passages, relations, None),
+                                on_bad, None, partial(str, f"<document id={doc.id!r}>"))
     except etree.XMLSyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed BioC XML ({exc.msg})") from exc
     except (KeyError, ValueError, TypeError) as exc:
@@ -429,9 +427,7 @@ def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusD
         if _is_json_line_document(first_line):
             for lineno, line in enumerate(fh, 1):
                 if line.strip():
-                    built = _checked(partial(_json_line, path, line, lineno), on_bad, lineno, partial(str, line))
-                    if built is not None:
-                        yield built
+                    yield from _checked(partial(_json_line, path, line, lineno), on_bad, lineno, partial(str, line))
             return
         try:
             data = json.load(fh)
@@ -441,10 +437,8 @@ def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusD
     if not isinstance(documents, list):
         raise InputError(f"{path}:1: not a BioC JSON collection (no 'documents' list)")
     for doc in documents:
-        built = _checked(partial(_json_document, path, doc, None), on_bad, None,
-                         partial(json.dumps, doc, ensure_ascii=False))
-        if built is not None:
-            yield built
+        yield from _checked(partial(_json_document, path, doc, None), on_bad, None,
+                            partial(json.dumps, doc, ensure_ascii=False))
 
 
 def _is_json_line_document(line: str) -> bool:
