@@ -38,11 +38,6 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
 def write_lines_atomic(path: str | Path, lines: Iterable[str]) -> None:
     """Write each line followed by a newline, all or nothing."""
     with atomic_open(path) as handle:
