@@ -64,6 +64,27 @@ def test_umls_concepts_names_groups_and_filters():
     assert report.skipped_by_reason["endpoint not loaded"] == 1
 
 
+def test_umls_types_read_beside_concepts_give_the_graph_of_a_separate_pass(tmp_path):
+    """NLM's CUI-ordered MRCONSO/MRSTY are joined (one write per concept); any other order takes a second pass."""
+    import shutil
+
+    shuffled = tmp_path / "umls"
+    shutil.copytree(UMLS, shuffled)
+    by_cui: dict[str, list[str]] = {}
+    for row in (UMLS / "MRSTY.RRF").read_text(encoding="utf-8").splitlines(keepends=True):
+        by_cui.setdefault(row.split("|")[0], []).append(row)
+    # CUIs in reverse order, each CUI's rows (and so its type order) as they were.
+    (shuffled / "MRSTY.RRF").write_text("".join(r for cui in reversed(by_cui) for r in by_cui[cui]), encoding="utf-8")
+    joined_store, joined = load(UmlsLoader(UMLS), batch_size=2)
+    separate_store, separate = load(UmlsLoader(shuffled), batch_size=2)
+    assert list(joined_store.iter_concepts()) == list(separate_store.iter_concepts())
+    assert list(joined_store.iter_relations()) == list(separate_store.iter_relations())
+    assert joined.rows_read == separate.rows_read
+    assert joined.skipped_by_reason == separate.skipped_by_reason
+    assert joined.skipped_by_reason["semantic type of a concept not loaded"] == 1  # C9000099
+    assert joined.concepts_loaded < separate.concepts_loaded
+
+
 def test_umls_relations_are_directed_and_merged():
     store, report = load(UmlsLoader(UMLS))
     treats = store.find_relations(type="TREATS")

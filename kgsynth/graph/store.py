@@ -52,6 +52,20 @@ class GraphStore(ABC):
     def upsert_relations(self, relations: Iterable[Relation], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
         """Merge relations by (subject, type, object); returns how many records were written."""
 
+    def prepare_batch(self, concepts: list[Concept], relations: list[Relation]) -> object:
+        """Do a batch's client-side work ahead of :meth:`write_batch`, which takes the result.
+
+        The load runner calls this on the parsing thread, so with a server store the
+        parameter building of one batch overlaps the server's work on the previous one.
+        """
+        return concepts, relations
+
+    def write_batch(self, prepared: object) -> tuple[int, int]:
+        """Upsert a prepared batch (concepts first); returns (concepts, relations) written."""
+        concepts, relations = prepared  # type: ignore[misc]
+        return (self.upsert_concepts(concepts, batch_size=max(len(concepts), 1)),
+                self.upsert_relations(relations, batch_size=max(len(relations), 1)))
+
     @abstractmethod
     def clear(self) -> None:
         """Delete every node and edge (used by tests and ``--reset``)."""

@@ -31,6 +31,7 @@ class _Batch:
         self.concepts: dict[str, Concept] = {}
         self.relations: dict[tuple[str, str, str], Relation] = {}
         self.merged = 0
+        self.prepared: object = None  # the batch as the store will write it (prepare_batch)
 
     def add(self, record: Concept | Relation) -> None:
         if isinstance(record, Concept):
@@ -178,8 +179,9 @@ def _run_load(
 
         def write(batch: _Batch) -> None:
             nonlocal last_checkpoint, merged
-            report.concepts_loaded += store.upsert_concepts(list(batch.concepts.values()), batch_size=batch_size)
-            report.relations_loaded += store.upsert_relations(list(batch.relations.values()), batch_size=batch_size)
+            concepts, relations = store.write_batch(batch.prepared)
+            report.concepts_loaded += concepts
+            report.relations_loaded += relations
             by_group.update(c.group for c in batch.concepts.values())
             by_type.update(r.type for r in batch.relations.values())
             merged += batch.merged
@@ -192,15 +194,20 @@ def _run_load(
                 after_batch(report.batches)
 
         writer = _Writer(write, threaded=threaded if threaded is not None else store.backend != "memory")
+
+        def hand_over(batch: _Batch) -> None:
+            batch.prepared = store.prepare_batch(list(batch.concepts.values()), list(batch.relations.values()))
+            writer.put(batch)
+
         batch = _Batch()
         try:
             for record in loader.records(ctx):
                 batch.add(record)
                 if len(batch) >= batch_size:
-                    writer.put(batch)
+                    hand_over(batch)
                     batch = _Batch()
             if len(batch):
-                writer.put(batch)
+                hand_over(batch)
             writer.close()
             store.checkpoint()
         except BaseException:
