@@ -21,7 +21,7 @@ from kgsynth.cypher import query
 from kgsynth.errors import StoreError
 from kgsynth.graph.model import Concept, Provenance, Relation, merge_lists
 from kgsynth.graph.schema import RELATION_TYPES
-from kgsynth.graph.store import DEFAULT_BATCH_SIZE, BatchWriter, GraphStore, batched
+from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore, batched
 from kgsynth.settings import Neo4jSettings
 
 _SCHEMA_QUERIES = ("schema_concept_id", "schema_concept_name", "schema_concept_group", "schema_note_id")
@@ -101,11 +101,6 @@ class Neo4jStore(GraphStore):
         with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
             session.execute_write(_write_prepared, prepared)
         return prepared.concepts, prepared.relations
-
-    def batch_writer(self) -> BatchWriter:
-        from kgsynth.graph.neo4j_pipeline import PipelinedWriter
-
-        return PipelinedWriter(self)
 
     def upsert_concepts(self, concepts: Iterable[Concept], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
         return sum(self.write_batch(self.prepare_batch(chunk, []))[0] for chunk in batched(concepts, batch_size))

@@ -28,24 +28,6 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-class BatchWriter:
-    """Writes prepared batches one at a time, each done when ``write`` returns."""
-
-    def __init__(self, store: GraphStore) -> None:
-        self.store = store
-
-    def write(self, prepared: object) -> tuple[int, int]:
-        """Write one batch from :meth:`GraphStore.prepare_batch`; returns (concepts, relations)."""
-        return self.store.write_batch(prepared)
-
-    def close(self) -> None:
-        """Wait for every batch written so far (a no-op here) and raise any failure."""
-
-    def abort(self) -> None:
-        """Stop after the batches already handed over; the caller is failing already."""
-        self.close()
-
-
 class GraphStore(ABC):
     """A knowledge graph of :class:`Concept` nodes and :class:`Relation` edges.
 
@@ -83,10 +65,6 @@ class GraphStore(ABC):
         concepts, relations = prepared  # type: ignore[misc]
         return (self.upsert_concepts(concepts, batch_size=max(len(concepts), 1)),
                 self.upsert_relations(relations, batch_size=max(len(relations), 1)))
-
-    def batch_writer(self) -> BatchWriter:
-        """What the load runner hands prepared batches to (a server store overlaps them)."""
-        return BatchWriter(self)
 
     @abstractmethod
     def clear(self) -> None:

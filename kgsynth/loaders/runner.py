@@ -2,11 +2,9 @@
 
 Every batch is written as upserts, so a load killed at any point and run again
 gives exactly the graph of one clean run: batches already written are rewritten
-to the same values, the lost ones are written for the first time. The embedded store
+to the same values, the lost one is written for the first time. The embedded store
 is checkpointed (saved atomically) every ``checkpoint_seconds`` and at the end;
-Neo4j commits each batch as its own transaction, in batch order, while the next
-batch already executes (:mod:`kgsynth.graph.neo4j_pipeline`), so a killed load
-leaves a prefix of its batches committed.
+Neo4j commits each batch as its own transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +19,34 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kgsynth.console import progress
-from kgsynth.graph.store import DEFAULT_BATCH_SIZE, BatchWriter, GraphStore
-from kgsynth.loaders.base import LoadContext, Loader, LoadReport
-from kgsynth.loaders.batching import Batch, DisjointBatches, StreamBatches
+from kgsynth.graph.model import Concept, Relation
+from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore
+from kgsynth.loaders.base import LoadContext, Loader, LoadReport, merge_record
+
+
+class _Batch:
+    """Records of one batch keyed by identity, merged in Python before they reach the store."""
+
+    def __init__(self) -> None:
+        self.concepts: dict[str, Concept] = {}
+        self.relations: dict[tuple[str, str, str], Relation] = {}
+        self.merged = 0
+        self.prepared: object = None  # the batch as the store will write it (prepare_batch)
+
+    def add(self, record: Concept | Relation) -> None:
+        if isinstance(record, Concept):
+            store, key = self.concepts, record.id
+        else:
+            store, key = self.relations, record.key
+        old = store.get(key)
+        if old is None:
+            store[key] = record
+        else:
+            store[key] = merge_record(old, record)
+            self.merged += 1
+
+    def __len__(self) -> int:
+        return len(self.concepts) + len(self.relations)
 
 
 class _Writer:
@@ -35,10 +58,10 @@ class _Writer:
     writer is raised in the loading thread at the next hand-over.
     """
 
-    def __init__(self, write: Callable[[Batch], None], threaded: bool) -> None:
+    def __init__(self, write: Callable[[_Batch], None], threaded: bool) -> None:
         self._write = write
         self._error: BaseException | None = None
-        self._queue: queue.Queue[Batch | None] | None = queue.Queue(maxsize=1) if threaded else None
+        self._queue: queue.Queue[_Batch | None] | None = queue.Queue(maxsize=1) if threaded else None
         self._thread: threading.Thread | None = None
         if self._queue is not None:
             self._thread = threading.Thread(target=self._run, name="kgsynth-load-writer", daemon=True)
@@ -53,7 +76,7 @@ class _Writer:
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the loading thread
                     self._error = exc
 
-    def put(self, batch: Batch) -> None:
+    def put(self, batch: _Batch) -> None:
         self._raise()
         if self._queue is None:
             self._write(batch)
@@ -113,11 +136,10 @@ def run_load(
 ) -> LoadReport:
     """Load everything ``loader`` yields into ``store`` and say what happened.
 
-    ``after_batch(n)`` is called after batch ``n`` is handed to the store (tests use
-    it to interrupt a load midway). ``threaded`` overlaps parsing with writing and
-    one batch's commit with the next batch, cutting relations into node-disjoint
-    batches (:mod:`kgsynth.loaders.batching`); by default it is on for server
-    stores and off for the in-process one (where the GIL would serialize the work).
+    ``after_batch(n)`` is called after batch ``n`` is written (tests use it to
+    interrupt a load midway). ``threaded`` overlaps parsing with writing; by
+    default it is on for server stores and off for the in-process one (where the
+    GIL would serialize the two anyway).
     """
     with _rare_gc():
         return _run_load(loader, store, batch_size, strict, rejects, show_progress, checkpoint_seconds,
@@ -155,9 +177,9 @@ def _run_load(
         ctx = LoadContext(strict=strict, rejects=rejects, on_rows=on_rows)
         merged = 0
 
-        def write(batch: Batch) -> None:
+        def write(batch: _Batch) -> None:
             nonlocal last_checkpoint, merged
-            concepts, relations = batch_writer.write(batch.prepared)
+            concepts, relations = store.write_batch(batch.prepared)
             report.concepts_loaded += concepts
             report.relations_loaded += relations
             by_group.update(c.group for c in batch.concepts.values())
@@ -171,28 +193,25 @@ def _run_load(
             if after_batch is not None:
                 after_batch(report.batches)
 
-        overlap = threaded if threaded is not None else store.backend != "memory"
-        batch_writer = store.batch_writer() if overlap else BatchWriter(store)
-        batches = DisjointBatches(batch_size) if overlap else StreamBatches(batch_size)
-        writer = _Writer(write, threaded=overlap)
+        writer = _Writer(write, threaded=threaded if threaded is not None else store.backend != "memory")
 
-        def hand_over(ready: tuple[Batch, ...]) -> None:
-            for batch in ready:
-                batch.prepared = store.prepare_batch(list(batch.concepts.values()), list(batch.relations.values()))
-                writer.put(batch)
+        def hand_over(batch: _Batch) -> None:
+            batch.prepared = store.prepare_batch(list(batch.concepts.values()), list(batch.relations.values()))
+            writer.put(batch)
 
+        batch = _Batch()
         try:
             for record in loader.records(ctx):
-                ready = batches.add(record)
-                if ready:
-                    hand_over(ready)
-            hand_over(batches.flush())
+                batch.add(record)
+                if len(batch) >= batch_size:
+                    hand_over(batch)
+                    batch = _Batch()
+            if len(batch):
+                hand_over(batch)
             writer.close()
-            batch_writer.close()
             store.checkpoint()
         except BaseException:
             writer.abort()
-            batch_writer.abort()
             raise
         finally:
             ctx.close()
