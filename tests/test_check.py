@@ -212,3 +212,10 @@ def test_check_cli_bad_input(tmp_path: Path) -> None:
     empty_dir.mkdir()
     result = CliRunner().invoke(app, ["check", str(empty_dir), "--store", str(tmp_path / "kg.json.gz")])
     assert isinstance(result.exception, InputError) and "no *.jsonl" in str(result.exception)
+
+
+def test_symmetric_types_are_kg_relation_types():
+    from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+
+    assert SYMMETRIC_TYPES.issubset(RELATION_TYPES)
+    assert "TREATS" not in SYMMETRIC_TYPES  # drug -> disease has a direction

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from kgsynth.evaluation.convert import concept_ids
 from kgsynth.generation.record import NoteRecord, NoteRelation
 from kgsynth.graph.model import Concept, Relation
+from kgsynth.graph.schema import SYMMETRIC_TYPES
 from kgsynth.graph.store import GraphStore
 
 #: Relation types that contradict each other between the same two concepts. The one
@@ -39,20 +40,6 @@ CONTRADICTS: dict[str, frozenset[str]] = {
     for t in pair
 }
 
-#: Relation types whose direction carries no meaning (matched either way round).
-SYMMETRIC_TYPES: frozenset[str] = frozenset(
-    {
-        "SAME_AS",
-        "ASSOCIATED_WITH",
-        "POSITIVE_CORRELATION",
-        "NEGATIVE_CORRELATION",
-        "BINDS",
-        "COTREATMENT",
-        "COMPARISON",
-        "DRUG_INTERACTION",
-        "RELATED_TO",
-    }
-)
 
 #: Flags that make a note fail (``extra_in_kg`` is informational: true, just not sampled).
 FAILING_FLAGS: tuple[str, ...] = (

@@ -55,6 +55,21 @@ RELATION_TYPES: tuple[str, ...] = (
     "RELATED_TO",
 )
 
+#: Relation types whose direction carries no meaning (a check matches them either way round).
+SYMMETRIC_TYPES: frozenset[str] = frozenset(
+    {
+        "SAME_AS",
+        "ASSOCIATED_WITH",
+        "POSITIVE_CORRELATION",
+        "NEGATIVE_CORRELATION",
+        "BINDS",
+        "COTREATMENT",
+        "COMPARISON",
+        "DRUG_INTERACTION",
+        "RELATED_TO",
+    }
+)
+
 #: Where a source label has no mapping; the original label is kept on the edge.
 GENERIC_RELATION = "RELATED_TO"
 
