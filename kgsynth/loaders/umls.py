@@ -111,7 +111,7 @@ class UmlsLoader(Loader):
             # NLM ships both files in CUI order: read them side by side and write each
             # concept once, with its semantic types (a second upsert per concept cost
             # about a seventh of a 10^6-relation load).
-            types = _TypesByCui(self._type_groups(ctx), ctx)
+            types = _TypesByCui(self._type_groups(ctx), ctx, self._prov("MRSTY.RRF"))
             yield from self._concepts(ctx, types)
             types.skip_rest()
         else:
@@ -196,7 +196,7 @@ class UmlsLoader(Loader):
         )
         found = types.take(rows[0][0]) if types is not None else None
         if found:
-            concept = merge_record(concept, self._typed(rows[0][0], found, self._prov("MRSTY.RRF"), ctx))
+            concept = merge_record(concept, self._typed(rows[0][0], found, types.prov, ctx))
         yield concept
         yield from same_as_edges(cui, xrefs, prov)
 
@@ -289,9 +289,12 @@ _NOT_LOADED = "semantic type of a concept not loaded"
 class _TypesByCui:
     """MRSTY groups handed out in step with MRCONSO's concepts; both files must be in CUI order."""
 
-    def __init__(self, groups: Iterator[tuple[str, list[tuple[str, str]]]], ctx: LoadContext) -> None:
+    def __init__(
+        self, groups: Iterator[tuple[str, list[tuple[str, str]]]], ctx: LoadContext, prov: Provenance
+    ) -> None:
         self._groups = groups
         self._ctx = ctx
+        self.prov = prov  # MRSTY's provenance, one object for the whole file
         self._next = next(groups, None)
 
     def take(self, cui: str) -> list[tuple[str, str]] | None:
