@@ -145,10 +145,11 @@ def coverage_report(store: GraphStore, top: int = 20) -> CoverageReport:
     counts = [t.expressions for t in types]
     concepts, covered, mentions = backend.concept_totals()
     per_type_notes = backend.notes_per_type()
+    per_motif = backend.notes_per_motif()
     return CoverageReport(
         backend=store.backend,
-        notes=sum(backend.notes_per_motif().values()),
-        notes_per_motif=backend.notes_per_motif(),
+        notes=sum(per_motif.values()),
+        notes_per_motif=per_motif,
         notes_per_type=per_type_notes,
         concepts=concepts,
         concepts_covered=covered,
