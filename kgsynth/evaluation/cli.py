@@ -12,6 +12,7 @@ from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Userna
 from kgsynth.console import emit, err, out
 
 if TYPE_CHECKING:
+    from kgsynth.evaluation.judge import JudgeReport
     from kgsynth.evaluation.metrics import InputIssues
 
 
@@ -113,6 +114,17 @@ def check_command(
         bool,
         typer.Option("--use-annotations", help="Use the notes' annotated relations when no extraction pass ran."),
     ] = False,
+    judge_url: Annotated[str | None, typer.Option(
+        "--judge-url", help="OpenAI-compatible endpoint of an independent judge model (kgsynth llm start, vLLM).")]
+    = None,
+    judge_model: Annotated[str | None, typer.Option(
+        "--judge-model", help="Judge model: the served model's name with --judge-url, else a local model "
+        "(packaged name, .gguf or folder) run with transformers.")] = None,
+    judge_fluency_gguf: Annotated[str | None, typer.Option(
+        "--judge-fluency-gguf", help="Score fluency locally with llama.cpp on this GGUF (the judge server's own "
+        "model) instead of the server's slow echoed logprobs.")] = None,
+    judge_limit: Annotated[int | None, typer.Option(
+        "--judge-limit", help="Judge only the first N notes (a judge question takes seconds on a CPU).")] = None,
     uri: Uri = None,
     username: Username = None,
     password: Password = None,
@@ -120,7 +132,8 @@ def check_command(
     store: StorePath = None,
     json: Json = False,
 ) -> None:
-    """Check generated notes against the graph: faithfulness, hallucination, grounding, types, spans."""
+    """Check generated notes against the graph: faithfulness, hallucination, grounding, types, spans;
+    with --judge-url/--judge-model also an independent judge's verdict per fact and fluency."""
     from kgsynth.console import track_rate
     from kgsynth.evaluation.check import FAILING_FLAGS, GraphView, check_note, summarize
     from kgsynth.evaluation.readers import read_records, write_records
@@ -133,6 +146,9 @@ def check_command(
             for r in track_rate(records, len(records), "checking notes", unit="notes", disable=json)
         ]
     report = summarize(results, sum(len(r.entities) for r in records), min_faithfulness)
+    from kgsynth.evaluation.judge import judge_section
+
+    judged = judge_section(records, judge_url, judge_model, judge_fluency_gguf, judge_limit, quiet=json)
     written = None
     if filter_out is not None:
         passing = {r.id for r in results if r.passed}
@@ -170,13 +186,42 @@ def check_command(
                 + [f"{f.subject} {f.type} {f.object}" for f in r.absent_from_kg[:1] + r.contradicting[:1]]
             )
             err.print(f"{r.id}: {', '.join(r.flags)} {'; '.join(detail)}", highlight=False)
+        print_judge(judged)
         if written is not None:
             out.print(f"wrote {written} passing notes to {filter_out}")
 
     data = report.model_dump(mode="json")
+    data["judge"] = judged.model_dump(mode="json")
     if written is not None:
         data["filtered"] = {"path": str(filter_out), "written": written}
     emit(data, json, render)
+
+
+def print_judge(judged: JudgeReport) -> None:
+    """The judge's table, or the plain statement that no judge was asked."""
+    if not judged.asked:
+        out.print(f"[bold]Judge:[/bold] {judged.message}", highlight=False)
+        return
+    table = Table(title=f"Independent judge: {judged.judge}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("notes judged", str(judged.notes)),
+        ("  of which self-judged (written by the judge's model)", str(judged.self_judged_notes)),
+        ("facts asked", str(judged.facts)),
+        ("fact recall by judge", _fmt(judged.fact_recall)),
+        ("  independent notes only", _fmt(judged.fact_recall_independent)),
+        ("  self-judged notes only", _fmt(judged.fact_recall_self_judged)),
+        ("unanswered questions", str(judged.unanswered)),
+        ("fluency: judge NLL per token", _fmt(judged.nll_per_token)),
+    ):
+        table.add_row(label, value)
+    out.print(table)
+    if judged.fluency_error:
+        err.print(f"[yellow]warning:[/yellow] fluency not scored: {judged.fluency_error}", highlight=False)
+    for r in judged.results[:10]:
+        said = ", ".join(f"{v.fact}: {'yes' if v.stated else 'no' if v.stated is False else '?'}" for v in r.verdicts)
+        err.print(f"{r.id}{' (self-judged)' if r.self_judged else ''}: {said}", highlight=False)
 
 
 def report_command(
