@@ -122,8 +122,9 @@ def test_check_without_a_judge_says_no_judge_was_asked(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["check", str(notes), "--store", str(tmp_path / "kg.json.gz"), "--json"])
     assert result.exit_code == 0, result.output
-    judged = json.loads(result.stdout)["judge"]
+    data = json.loads(result.stdout)
+    judged = data["independent_judge"]
     assert judged["asked"] is False and judged["fact_recall"] is None and judged["results"] == []
-    assert "no judge was asked" in judged["message"] and "writer's own extraction" in judged["message"]
+    assert "no judge was asked" in judged["message"] and data["judge"].startswith("none: no judge was asked")
     table = runner.invoke(app, ["check", str(notes), "--store", str(tmp_path / "kg.json.gz")])
     assert table.exit_code == 0 and "no judge was asked" in table.output

@@ -131,8 +131,8 @@ class JudgeReport(BaseModel):
 
 
 def not_asked() -> JudgeReport:
-    return JudgeReport(asked=False, message="no judge was asked (pass --judge-url or --judge-model): the fact "
-                       "recall above comes from the writer's own extraction pass, not from an independent model")
+    return JudgeReport(asked=False, message="no judge was asked (pass --judge-url or --judge-model): fact recall "
+                       "is the deterministic relation-phrase test, not an independent model's verdict")
 
 
 def _recall(verdicts: Iterable[Verdict]) -> float | None:
