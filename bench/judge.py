@@ -3,7 +3,7 @@
 Usage:
   python bench/judge.py speed [--model qwen2.5-1.5b] [--tokens 32] [--port 8093] [--json]
   python bench/judge.py quality --notes LABEL=DIR ... --judge-url URL [--fluency-gguf qwen2.5-1.5b]
-                                [--abstracts 20] [--abstract-chars 400] [--json]
+                                [--abstracts 20] [--abstract-chars 400] [--store KG] [--save DIR] [--json]
 
 ``speed`` starts ``kgsynth llm`` (1 thread) and loads the same GGUF with transformers
 (``gguf_file=``, de-quantized to fp32, 1 torch thread), decodes the same greedy prompt on
@@ -13,13 +13,16 @@ prefill is not counted; the ratio column is server / transformers (target >= 4x)
 ``quality`` asks the judge every sampled fact of each notes folder and scores fluency
 (judge NLL per token), against the same judge's NLL on real BioRED train abstracts
 (title + abstract, cut to about a note's length at a word boundary): one row per
-writer, with the fluency ratio (notes / abstracts), the agreement with the template
-truth (template notes state every sampled fact by construction) and seconds per note.
+writer, with the fluency ratio (notes / abstracts), the agreement with the deterministic
+relation-phrase check of ``kgsynth check`` (``--store``: the KG the notes came from), the
+agreement with the template truth (template notes state every sampled fact by construction)
+and seconds per note. ``--save DIR`` keeps every verdict (one JSON file per set).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -131,8 +134,10 @@ def abstracts(n: int, chars: int) -> list[str]:
 
 
 def quality(args: argparse.Namespace) -> None:
-    from kgsynth.evaluation.judge import judge_notes, make_judge, mean_nll
+    from kgsynth.evaluation.check import check_notes
+    from kgsynth.evaluation.judge import agreement, judge_notes, make_judge, mean_nll
     from kgsynth.generation.engine import read_notes
+    from kgsynth.graph.memory import MemoryStore
 
     judge = make_judge(args.judge_url, args.judge_model, fluency_gguf=args.fluency_gguf)
     sets = []
@@ -150,12 +155,20 @@ def quality(args: argparse.Namespace) -> None:
             seconds = time.perf_counter() - t
             template = bool(records) and all(r.backend == "template" for r in records)
             verdicts = [v.stated for r in judged.results for v in r.verdicts if v.stated is not None]
-            agreement = sum(verdicts) / len(verdicts) if template and verdicts else None
+            template_agreement = sum(verdicts) / len(verdicts) if template and verdicts else None
+            check = check_notes(records, MemoryStore(args.store)) if args.store else None
+            stated = {c.id: {(f.subject, f.type, f.object) for f in c.expressed} for c in check.results} \
+                if check else {}
+            check_agreement, _ = agreement(judged, stated)
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                (args.save / f"{label}.json").write_text(judged.model_dump_json(indent=1), encoding="utf-8")
             ratio = judged.nll_per_token / real_nll if judged.nll_per_token and real_nll else None
             words = sum(len(r.text.split()) for r in records) / max(len(records), 1)
             sets.append({"label": label, "notes": judged.notes, "self_judged": judged.self_judged_notes,
                          "facts": judged.facts, "fact_recall": judged.fact_recall,
-                         "template_agreement": agreement, "nll_per_token": judged.nll_per_token,
+                         "template_agreement": template_agreement, "check_agreement": check_agreement,
+                         "check_recall": check.fact_recall if check else None, "nll_per_token": judged.nll_per_token,
                          "fluency_ratio": ratio, "mean_words": words, "unanswered": judged.unanswered,
                          "judge_s_per_note": seconds / max(len(records), 1)})
     finally:
@@ -170,15 +183,18 @@ def quality(args: argparse.Namespace) -> None:
         from rich.table import Table
 
         table = Table(title=f"independent judge: {judge.describe()}")
-        for col in ("writer", "notes", "self-judged", "facts", "recall by judge", "agreement w/ template truth",
-                    "NLL/token", "fluency ratio", "mean words", "judge s/note"):
+        for col in ("writer", "notes", "self-judged", "facts", "recall by check", "recall by judge",
+                    "agreement w/ check", "agreement w/ template truth", "NLL/token", "fluency ratio", "mean words",
+                    "judge s/note"):
             table.add_column(col, justify="left" if col == "writer" else "right")
         for s in sets:
-            table.add_row(s["label"], str(s["notes"]), str(s["self_judged"]), str(s["facts"]), _f(s["fact_recall"]),
+            table.add_row(s["label"], str(s["notes"]), str(s["self_judged"]), str(s["facts"]),
+                          _f(s["check_recall"]), _f(s["fact_recall"]), _f(s["check_agreement"]),
                           _f(s["template_agreement"]), _f(s["nll_per_token"]), _f(s["fluency_ratio"]),
                           f"{s['mean_words']:.1f}", f"{s['judge_s_per_note']:.1f}")
         table.add_row(f"real BioRED train abstracts (first {len(real)}, <= {args.abstract_chars} chars)",
-                      str(len(real)), "", "", "", "", _f(real_nll), "1.00", "", f"{real_s / max(len(real), 1):.1f}")
+                      str(len(real)), "", "", "", "", "", "", _f(real_nll), "1.00", "",
+                      f"{real_s / max(len(real), 1):.1f}")
         out.print(table)
         out.print(f"wall time {report['wall_s']:.0f} s")
 
@@ -219,6 +235,9 @@ def main() -> None:
     q.add_argument("--limit", type=int, default=None, help="notes per set")
     q.add_argument("--abstracts", type=int, default=20)
     q.add_argument("--abstract-chars", type=int, default=400)
+    q.add_argument("--store", type=Path, default=os.environ.get("KGSYNTH_STORE"),
+                   help="embedded KG the notes came from, for the deterministic check (default $KGSYNTH_STORE)")
+    q.add_argument("--save", type=Path, default=Path("judge-verdicts"), help="folder for every verdict (JSON per set)")
     q.add_argument("--json", action="store_true")
     args = parser.parse_args()
     speed(args) if args.command == "speed" else quality(args)

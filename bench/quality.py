@@ -14,7 +14,13 @@ them without the extraction pass (the check here is the deterministic one):
 
 Per row: notes written and rejected, facts expressed by the deterministic check, degenerate notes
 (:mod:`kgsynth.evaluation.degenerate`, by reason), spans and triggers aligned, mentions grounded,
-notes per minute and tokens per second. ``--llm-minutes`` bounds each LLM row's writing time
+notes per minute and tokens per second. ``--qwen-url URL`` (a ``kgsynth llm start --model
+qwen2.5-1.5b`` server) adds a row for Qwen2.5-1.5B under the same constraint (JSON pieces, ``--qwen-notes``).
+``--judge-url URL`` adds the independent judge's columns for the first ``--judge-notes`` notes of each
+row: fact recall by the judge, its agreement with the deterministic check, and fluency (judge NLL per
+token, and its ratio to the same judge's NLL on ``--abstracts`` real BioRED train abstracts);
+``--judge-fluency-gguf`` scores fluency with llama.cpp locally (see ``kgsynth check --help``).
+``--llm-minutes`` bounds each LLM row's writing time
 (notes are written in chunks and the output folders resume), so the table says how many notes
 each row actually has. ``--json`` prints one JSON object.
 
@@ -169,6 +175,37 @@ def run_old(instances: list[MotifInstance], backend: Any, n: int, minutes: float
     return score("SmolLM2-135M, old constraint", records, store, len(records) + rejected, rejected, seconds, tokens)
 
 
+def add_judge_columns(rows: list[dict[str, Any]], folders: list[Path], args: argparse.Namespace,
+                      store: MemoryStore) -> dict[str, Any]:
+    """Judge the first ``--judge-notes`` notes of each row; adds judge recall, agreement and fluency."""
+    from kgsynth.evaluation.judge import agreement, judge_notes, make_judge, mean_nll, reference_texts
+
+    judge = make_judge(args.judge_url, None, fluency_gguf=args.judge_fluency_gguf)
+    try:
+        t = time.perf_counter()
+        real_nll = mean_nll(judge, reference_texts(args.biored, args.abstracts))
+        real_s = time.perf_counter() - t
+        for row, folder in zip(rows, folders, strict=True):
+            records = read_notes(folder)[: args.judge_notes] if folder.is_dir() else []
+            t = time.perf_counter()
+            judged = judge_notes(records, judge, quiet=True)
+            check = check_notes(records, store)
+            stated = {c.id: {(f.subject, f.type, f.object) for f in c.expressed} for c in check.results}
+            row["judged_notes"] = judged.notes
+            row["self_judged_notes"] = judged.self_judged_notes
+            row["judge_recall"] = judged.fact_recall
+            row["judge_check_agreement"] = agreement(judged, stated)[0]
+            row["nll_per_token"] = judged.nll_per_token
+            row["fluency_ratio"] = judged.nll_per_token / real_nll if judged.nll_per_token and real_nll else None
+            row["judge_s_per_note"] = round((time.perf_counter() - t) / max(judged.notes, 1), 1)
+    finally:
+        scorer = getattr(judge, "scorer", None)
+        if scorer is not None:
+            scorer.close()
+    return {"judge": judge.describe(), "abstracts": args.abstracts, "abstract_nll_per_token": real_nll,
+            "abstract_s": round(real_s, 1)}
+
+
 def fmt(value: object) -> str:
     if value is None:
         return "–"
@@ -188,6 +225,12 @@ def main() -> None:
     parser.add_argument("--old-notes", type=int, default=100)
     parser.add_argument("--llm-minutes", type=float, default=45.0, help="Writing-time budget of each LLM row.")
     parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument("--qwen-url", help="OpenAI-compatible URL of a Qwen2.5-1.5B server (kgsynth llm start)")
+    parser.add_argument("--qwen-notes", type=int, default=20)
+    parser.add_argument("--judge-url", help="OpenAI-compatible URL of the independent judge")
+    parser.add_argument("--judge-fluency-gguf", help="the judge's GGUF, to score fluency with llama.cpp locally")
+    parser.add_argument("--judge-notes", type=int, default=30, help="notes judged per row")
+    parser.add_argument("--abstracts", type=int, default=100, help="real BioRED abstracts for the fluency ratio")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -201,23 +244,36 @@ def main() -> None:
     n = len(instances)
     rows = [run_generate("template backend", instances, make_backend("template"), args.out / "template", n, 60,
                          store, chunk=n)]
+    folders = [args.out / "template"]
     if not args.skip_llm:
         backend = make_backend("transformers", max_words=8)
         rows.append(run_generate("SmolLM2-135M, relation-phrase constraint", instances, backend,
                                  args.out / "smollm2", args.llm_notes, args.llm_minutes, store))
         rows.append(run_old(instances, backend, args.old_notes, args.llm_minutes, store, args.out / "smollm2-old"))
-    result = {"instances": n, "motifs": dict(motifs), "facts_by_type": dict(types), "rows": rows,
+        folders += [args.out / "smollm2", args.out / "smollm2-old"]
+    if args.qwen_url:
+        qwen = make_backend("openai", base_url=args.qwen_url, schema_mode="json_object")
+        rows.append(run_generate("Qwen2.5-1.5B (kgsynth llm), relation-phrase constraint", instances, qwen,
+                                 args.out / "qwen", args.qwen_notes, args.llm_minutes, store, chunk=2))
+        folders.append(args.out / "qwen")
+    judged = add_judge_columns(rows, folders, args, store) if args.judge_url else None
+    result = {"instances": n, "motifs": dict(motifs), "facts_by_type": dict(types), "rows": rows, "judge": judged,
               "wall_s": round(time.perf_counter() - began, 1)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
     cols = ["writer", "notes", "rejected", "facts_expressed", "degenerate_rate", "spans_aligned", "triggers_aligned",
             "grounded", "notes_per_minute", "tokens_per_s"]
+    if judged:
+        cols += ["judge_recall", "judge_check_agreement", "nll_per_token", "fluency_ratio"]
     print(" | ".join(cols))
     for row in rows:
         print(" | ".join(fmt(row[c]) for c in cols))
     for row in rows:
         print(f"{row['writer']}: degenerate by reason {row['degenerate_reasons']}")
+    if judged:
+        print(f"judge: {judged['judge']}; {judged['abstracts']} real abstracts: NLL/token "
+              f"{fmt(judged['abstract_nll_per_token'])} (the fluency ratio's denominator)")
     print(f"wall time {result['wall_s']} s")
 
 

@@ -185,6 +185,36 @@ def judge_notes(records: Sequence[NoteRecord], judge: Judge, fluency: bool = Tru
     return report
 
 
+def agreement(judged: JudgeReport, expressed: dict[str, set[tuple[str, str, str]]]) -> tuple[float | None, int]:
+    """Share of answered facts on which the judge agrees with another verdict (e.g. the deterministic check).
+
+    ``expressed`` maps a note id to the sampled facts (subject, type, object) that verdict found stated.
+    """
+    same = n = 0
+    for r in judged.results:
+        if r.id not in expressed:
+            continue
+        for v in r.verdicts:
+            if v.stated is not None:
+                n += 1
+                same += v.stated == ((v.subject, v.type, v.object) in expressed[r.id])
+    return (same / n if n else None), n
+
+
+def reference_texts(corpus: Path, n: int, chars: int = 400) -> list[str]:
+    """The first ``n`` documents of a corpus (title + abstract), cut at a word boundary near ``chars``.
+
+    The fluency baseline: real text of about a note's length, so that the per-token NLL of
+    notes and of abstracts is taken over similar spans (early tokens cost more).
+    """
+    from itertools import islice
+
+    from kgsynth.loaders.corpus import read_documents
+
+    texts = [d.text for d in islice(read_documents(corpus), n)]
+    return [t if len(t) <= chars else t[:chars].rsplit(" ", 1)[0] for t in texts]
+
+
 def mean_nll(judge: Judge, texts: Iterable[str]) -> float | None:
     """Token-weighted mean NLL per token of ``texts`` (e.g. real abstracts, the fluency baseline)."""
     total, n = 0.0, 0
@@ -207,6 +237,7 @@ class ServerJudge:
         from kgsynth.generation.backends.openai_backend import DEFAULT_MODEL, served_model
 
         self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
         self.model = model or served_model(base_url, api_key) or DEFAULT_MODEL
         self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout_s,
                                     max_retries=2)
@@ -225,7 +256,7 @@ class ServerJudge:
         request = urllib.request.Request(root + "/extras/tokenize", data=json.dumps({"input": text}).encode(),
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return list(json.loads(response.read())["tokens"])
         except (OSError, ValueError, KeyError, urllib.error.URLError):
             return None
@@ -242,6 +273,9 @@ class ServerJudge:
                 model=self.model, messages=[{"role": "user", "content": question}], temperature=0.0, max_tokens=12,
                 response_format=fmt)  # type: ignore[arg-type]
         except openai.APIStatusError as exc:
+            if self.schema_mode == "json_schema" and "json_object" in str(exc.message):
+                self.schema_mode = "json_object"  # llama-cpp-python's server, not recognised earlier
+                return self.ask(question)
             raise ConfigError(f"the judge at {self.base_url} rejected the request ({exc.status_code}): "
                               f"{exc.message}") from exc
         except openai.OpenAIError as exc:
