@@ -137,3 +137,21 @@ def test_missing_llama_python_is_one_clear_error(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError, match="not an executable Python"):
         llm_server.llama_python()
     assert os.environ["KGSYNTH_LLAMA_PYTHON"].endswith("no-python")
+
+
+def test_note_schema_compiles_to_a_llama_cpp_grammar(tmp_path: Path) -> None:
+    """llama-cpp-python falls back to unconstrained JSON when a schema does not convert (e.g. ``(?:``)."""
+    import subprocess
+
+    from kgsynth.generation.backends.openai_backend import note_schema
+    from kgsynth.generation.lexicon import load_lexicon
+    from tests.test_generation import make_instance
+
+    _llama_ready()
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(note_schema(make_instance(0), load_lexicon())), encoding="utf-8")
+    code = ("import sys; from llama_cpp import llama_grammar; "
+            "llama_grammar.LlamaGrammar.from_json_schema(open(sys.argv[1]).read(), verbose=False)")
+    done = subprocess.run([llm_server.llama_python(), "-c", code, str(schema)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-500:]
