@@ -118,24 +118,9 @@ def speed(args: argparse.Namespace) -> None:
 # -- quality ------------------------------------------------------------------------------
 
 
-def abstracts(n: int, chars: int) -> list[str]:
-    """The first ``n`` BioRED train documents, title + abstract, cut at a word boundary near ``chars``."""
-    texts, current = [], {}
-    for line in BIORED_TRAIN.read_text(encoding="utf-8").splitlines():
-        parts = line.split("|", 2)
-        if len(parts) == 3 and parts[1] in ("t", "a"):
-            current[parts[1]] = parts[2]
-            if parts[1] == "a":
-                text = f"{current.get('t', '')} {parts[2]}".strip()
-                texts.append(text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0])
-                if len(texts) == n:
-                    break
-    return texts
-
-
 def quality(args: argparse.Namespace) -> None:
     from kgsynth.evaluation.check import check_notes
-    from kgsynth.evaluation.judge import agreement, judge_notes, make_judge, mean_nll
+    from kgsynth.evaluation.judge import agreement, judge_notes, make_judge, mean_nll, reference_texts
     from kgsynth.generation.engine import read_notes
     from kgsynth.graph.memory import MemoryStore
 
@@ -144,7 +129,7 @@ def quality(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     try:
         t = time.perf_counter()
-        real = abstracts(args.abstracts, args.abstract_chars)
+        real = reference_texts(args.corpus, args.abstracts, args.abstract_chars)
         real_nll = mean_nll(judge, real)
         real_s = time.perf_counter() - t
         for spec in args.notes:
@@ -233,6 +218,7 @@ def main() -> None:
     q.add_argument("--judge-model")
     q.add_argument("--fluency-gguf", help="score fluency locally with llama.cpp on this GGUF (the judge's model)")
     q.add_argument("--limit", type=int, default=None, help="notes per set")
+    q.add_argument("--corpus", type=Path, default=BIORED_TRAIN, help="real abstracts (default: BioRED train)")
     q.add_argument("--abstracts", type=int, default=20)
     q.add_argument("--abstract-chars", type=int, default=400)
     q.add_argument("--store", type=Path, default=os.environ.get("KGSYNTH_STORE"),
