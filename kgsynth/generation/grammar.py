@@ -79,11 +79,8 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
 
 
 def json_words_pattern(max_words: int, first: bool = False, optional: bool = False) -> str:
-    """A free run as a JSON-schema ``pattern`` (no backslashes or quotes: llama.cpp copies it unescaped).
-
-    Groups are plain ``(...)``: llama-cpp-python 0.3.36's schema-to-grammar converter rejects ``(?:``
-    and its server then silently falls back to unconstrained JSON (every note rejected).
-    """
+    """A free run as a JSON-schema ``pattern``: plain groups only (llama.cpp's converter refuses ``(?:``),
+    no backslashes or quotes (it copies the pattern into its grammar unescaped)."""
     body = words(max_words, first=first, trailing_punct=first).replace("(?:", "(")
     return f"^({body})?$" if optional else f"^{body}$"
 
