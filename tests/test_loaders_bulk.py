@@ -247,6 +247,10 @@ def test_bulk_refuses_a_non_empty_database_and_another_server(managed, merge_loa
     store.close()
     with pytest.raises(ConfigError, match="is not empty.*Enterprise-only.*without --bulk"):
         _bulk(managed, merge_load["umls"], shared_data, tmp_path / "r.tsv")
+    cli = _cli("load", "bulk", f"umls:{merge_load['umls']}", f"obo:{DATA / 'obo' / 'mini.obo'}", "--skip-bad",
+               "--uri", managed.settings.uri, "--home", str(managed.home))
+    assert cli.exit_code == ConfigError.exit_code and "is not empty" in cli.stderr
+    assert "Traceback" not in cli.stdout + cli.stderr
     store = _store(managed)
     assert [c.id for c in store.iter_concepts()] == ["X:1"]  # untouched
     store.close()
@@ -254,8 +258,19 @@ def test_bulk_refuses_a_non_empty_database_and_another_server(managed, merge_loa
     other = Neo4jSettings(uri=f"bolt://127.0.0.1:{_free_port()}", password=None)
     with pytest.raises(ConfigError, match="needs the server that `kgsynth neo4j start` manages"):
         managed_target(other, managed.home)
+    cli = _cli("load", "obo", str(DATA / "obo" / "mini.obo"), "--bulk", "--uri", other.uri, "--home",
+               str(managed.home))
+    assert cli.exit_code == ConfigError.exit_code and "is not the server of" in cli.stderr
     with pytest.raises(ConfigError, match="no --uri / NEO4J_URI"):
         managed_target(Neo4jSettings(uri=None), managed.home)
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from kgsynth.cli import app
+
+    return CliRunner().invoke(app, [*args, "--no-progress", "--json"])
 
 
 @pytest.mark.neo4j
