@@ -212,9 +212,16 @@ def merge_load(managed, tmp_path_factory: pytest.TempPathFactory, shared_data: P
 @pytest.mark.slow
 def test_bulk_load_gives_the_merge_graph_and_report(managed, merge_load, tmp_path: Path, shared_data: Path):
     from kgsynth.cypher import query
+    from kgsynth.loaders.bulk import BulkLoadReport
 
-    rejects = tmp_path / "rejects.tsv"
-    report = _bulk(managed, merge_load["umls"], shared_data, rejects)
+    umls, snomed = merge_load["umls"], shared_data / "snomed-rf2-mini" / "SnomedCT_MiniRF2_Base_with_Anthrax_snapshot"
+    specs = [f"umls:{umls}", f"obo:{DATA / 'obo' / 'mini.obo'}", f"obo:{DATA / 'obo' / 'mini.hpoa'}",
+             f"obo:{DATA / 'obo' / 'mini-indra.json'}", f"snomed:{snomed}",
+             f"biored:{shared_data / 'biored' / 'Dev.BioC.JSON'}"]
+    result = _cli("load", "bulk", *specs, "--skip-bad", "--rejects", str(tmp_path / "rejects.tsv"),
+                  "--uri", managed.settings.uri, "--home", str(managed.home))
+    assert result.exit_code == 0, result.stderr
+    report = BulkLoadReport.model_validate_json(result.stdout)
     assert canonical_dump(managed) == merge_load["dump"]
     nodes, rels = merge_load["dump"]
     assert report.relations_loaded == len(rels) and report.concepts_loaded + report.placeholders == len(nodes)
@@ -223,7 +230,7 @@ def test_bulk_load_gives_the_merge_graph_and_report(managed, merge_load, tmp_pat
         assert (bulk.source, bulk.rows_read, bulk.skipped_by_reason, bulk.unknown_labels, bulk.files) == (
             merge.source, merge.rows_read, merge.skipped_by_reason, merge.unknown_labels, merge.files)
     assert report.skipped_by_reason["wrong column count"] == 1
-    assert rejects.read_text(encoding="utf-8") == merge_load["rejects"]
+    assert (tmp_path / "rejects-1-UMLS.tsv").read_text(encoding="utf-8") == merge_load["rejects"]
     assert set(report.phases) >= {"parse_merge", "csv_write", "import", "index_build"}
     store = _store(managed)
     try:

@@ -171,7 +171,7 @@ def _db_dirs(data: Path, database: str) -> tuple[Path, Path]:
 
 
 def run_import(target: ManagedTarget, files: CsvFiles, progress=lambda _: None) -> dict[str, float]:
-    """Stop the server, import into staging, swap it in, start the server; returns seconds by step."""
+    """Stop the server, import into staging, swap it in, start the server; seconds by step (and store size)."""
     from kgsynth.graph import server
     from kgsynth.graph.neo4j_dist import ensure_jars, find_java
 
@@ -214,6 +214,7 @@ def run_import(target: ManagedTarget, files: CsvFiles, progress=lambda _: None) 
             raise StoreError(f"neo4j-admin database import failed (exit {done.returncode}); the database was "
                              f"left as it was. Log {log}: {tail}")
         timings["import"] = time.perf_counter() - started
+        timings["store_bytes"] = float(sum(p.stat().st_size for p in (staging / "data").rglob("*") if p.is_file()))
         swap_in(home, database, staging / "data")
     finally:
         started = time.perf_counter()
