@@ -30,6 +30,11 @@ class NoteBalanceName(StrEnum):
     none = "none"
 
 
+class NoteStyle(StrEnum):
+    fact = "fact"
+    abstract = "abstract"
+
+
 class SchemaMode(StrEnum):
     json_schema = "json_schema"
     json_object = "json_object"
@@ -76,6 +81,9 @@ def generate_command(
         "notes each; none: one note per instance, cycled.")] = NoteBalanceName.relation_type,
     max_notes_per_fact: Annotated[int, typer.Option(
         "--max-notes-per-fact", help="With --balance relation_type: most notes about one distinct fact.")] = 10,
+    note_style: Annotated[NoteStyle, typer.Option(
+        "--note-style", help="fact: a note per sampled instance; abstract: 4-10 sentences combining it with "
+        "companion facts and unrelated (distractor) concepts.")] = NoteStyle.fact,
     json: Json = False,
 ) -> None:
     """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
@@ -95,7 +103,7 @@ def generate_command(
                                                            price_in, price_out, schema_mode))
     report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
-                      shard_size=shard_size, quiet=json, plan=plan)
+                      shard_size=shard_size, quiet=json, plan=plan, note_style=note_style.value)
     data = report.model_dump(mode="json")
     if export_formats:
         data["exports"] = export(read_notes(out), out / "export", [f.value for f in export_formats])

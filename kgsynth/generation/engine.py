@@ -27,6 +27,7 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError, InputError
 from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends.base import Backend
+from kgsynth.generation.compose import Composer
 from kgsynth.generation.note_plan import NotePlan
 from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
@@ -35,6 +36,8 @@ from kgsynth.generation.tags import TagError
 
 NOTES = "notes"
 REJECTS = "rejects"
+#: The ``attempt`` slot of :func:`job_seed` that seeds a job's composition (writing attempts count from 0).
+COMPOSE_ATTEMPT = -1
 
 
 class RunReport(BaseModel):
@@ -186,13 +189,19 @@ async def _generate(
     dataset: str,
     quiet: bool,
     schedule: list[int] | None = None,
+    note_style: str = "fact",
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
     if schedule is not None:
         n = min(n, len(schedule))
 
+    composer = Composer(instances) if note_style == "abstract" else None
+
     def instance_of(job: int) -> MotifInstance:
-        return instances[schedule[job] if schedule is not None else job % len(instances)]
+        anchor = instances[schedule[job] if schedule is not None else job % len(instances)]
+        if composer is None:
+            return anchor
+        return composer.compose(anchor, random.Random(job_seed(seed, job, COMPOSE_ATTEMPT)))
 
     skip = done_jobs(out) if out.exists() else set()
     report.skipped_done = len(skip & set(range(n)))
@@ -264,17 +273,20 @@ def generate(
     dataset: str = "",
     quiet: bool = False,
     plan: NotePlan | None = None,
+    note_style: str = "fact",
 ) -> RunReport:
     """Generate ``n`` notes into ``out`` (resuming what is there); returns the run's figures.
 
     With a ``plan`` (:func:`~kgsynth.generation.note_plan.plan_notes`), job ``k`` writes
     about ``instances[plan.schedule[k]]`` and at most ``plan.planned`` notes are written.
+    ``note_style="abstract"`` grows each job's instance into a multi-fact note with
+    distractor concepts (:mod:`kgsynth.generation.compose`), seeded by the job.
     """
     if plan is not None:
-        check_plan(out, plan)
+        check_plan(out, plan, note_style)
     report = asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
                                    max_attempts, extract, shard_size, dataset or out.name, quiet,
-                                   plan.schedule if plan is not None else None))
+                                   plan.schedule if plan is not None else None, note_style))
     if plan is not None:
         report.plan = plan.model_dump(mode="json")
     return report
@@ -283,7 +295,7 @@ def generate(
 PLAN_FILE = "plan.json"
 
 
-def check_plan(out: Path, plan: NotePlan) -> None:
+def check_plan(out: Path, plan: NotePlan, note_style: str = "fact") -> None:
     """Record the plan's fingerprint in ``out``; refuse to resume a dataset made with another plan."""
     path = out / PLAN_FILE
     if path.exists():
@@ -291,14 +303,14 @@ def check_plan(out: Path, plan: NotePlan) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: unreadable note plan ({exc})") from exc
-        if old.get("fingerprint") != plan.fingerprint:
+        if (old.get("fingerprint"), old.get("note_style", "fact")) != (plan.fingerprint, note_style):
             raise ConfigError(
-                f"{out} was generated with another note plan (instances, --n, --seed, --balance or "
-                f"--max-notes-per-fact differ); use a new --out or the same options"
+                f"{out} was generated with another note plan (instances, --n, --seed, --balance, "
+                f"--max-notes-per-fact or --note-style differ); use a new --out or the same options"
             )
         return
     out.mkdir(parents=True, exist_ok=True)
-    write_json(path, plan.model_dump(mode="json"))
+    write_json(path, {**plan.model_dump(mode="json"), "note_style": note_style})
 
 
 def read_notes(out: Path) -> list[NoteRecord]:

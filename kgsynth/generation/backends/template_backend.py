@@ -12,8 +12,10 @@ import random
 import re
 from functools import cache
 
-from kgsynth.cypher.instance import MotifInstance
+from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.backends.template_abstract import write_abstract
+from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.prompt import Prompt, read_yaml
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import surfaces, tag
@@ -51,6 +53,17 @@ class TemplateBackend(Backend):
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         rng = random.Random(seed)
         index = {c.id: i for i, c in enumerate(instance.concepts)}
+        if instance.motif == ABSTRACT_MOTIF:
+            templates = _templates()
+
+            def mention(cid: str) -> str:
+                return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
+
+            def fact(rel: InstanceRelation) -> str:
+                template = rng.choice(templates.get(rel.type) or templates["RELATED_TO"])
+                return template.format(subject=mention(rel.subject), object=mention(rel.object))
+
+            return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
         demo = prompt.demographics
         lines = [f"{prompt.note_type.capitalize()}: {demo.get('age')}-year-old {demo.get('sex')} patient."]
         templates = _templates()
