@@ -6,20 +6,24 @@ import random
 from pathlib import Path
 
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
+from kgsynth.evaluation.check import GraphView, check_note
 from kgsynth.generation.backends.template_backend import TemplateBackend
 from kgsynth.generation.compose import ABSTRACT_MOTIF, Composer, distractors
 from kgsynth.generation.engine import generate, read_notes
 from kgsynth.generation.note_plan import plan_notes
 from kgsynth.generation.prompt import fitting_note_types, load_settings
+from kgsynth.graph.memory import MemoryStore
+from kgsynth.graph.model import Concept, Relation
 
 GROUPS = {"G": "Gene", "D": "Disease", "C": "Chemical", "V": "Variant"}
 
 
 def _concept(cid: str) -> InstanceConcept:
-    return InstanceConcept(slot="x", id=cid, name=f"name {cid.lower()}", group=GROUPS[cid[0]])
+    return InstanceConcept(slot="x", id=cid, name=f"name {cid[2:].lower()}", group=GROUPS[cid[2]])
 
 
 def _fact(s: str, t: str, o: str) -> MotifInstance:
+    s, o = f"X:{s}", f"X:{o}"
     return MotifInstance(motif="single_edge", stratum=t, concepts=[_concept(s), _concept(o)],
                          relations=[InstanceRelation(subject=s, type=t, object=o)])
 
@@ -64,6 +68,10 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
     report = generate(POOL, TemplateBackend(), out, 21, seed=4, plan=plan, note_style="abstract", quiet=True)
     assert report.written == 21 and report.rejected == 0
     related = _related(POOL)
+    store = MemoryStore()
+    store.upsert_concepts(Concept(id=c.id, name=c.name, group=c.group) for i in POOL for c in i.concepts)
+    store.upsert_relations(Relation(subject=r.subject, type=r.type, object=r.object) for i in POOL for r in i.relations)
+    graph = GraphView(store)
     for record in read_notes(out):
         inst = record.instance
         lines = record.text.split("\n")
@@ -81,6 +89,10 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
                      if frozenset((a, b)) not in related]
         assert unrelated, record.text
         assert record.note_type in load_settings().abstract_note_types
+        verdict = check_note(record, graph)  # the deterministic trigger test on the text
+        assert verdict.faithfulness == 1.0 and not verdict.missed
+        assert not verdict.absent_from_kg and not verdict.extra_in_kg  # distractor lines state no relation
+        assert not verdict.degenerate, (verdict.degenerate, record.text)
 
 
 def test_note_types_fit_the_groups() -> None:

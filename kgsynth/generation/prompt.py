@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
 
 PROMPTS = "kgsynth.generation.prompts"
@@ -51,6 +52,9 @@ class Prompt(BaseModel):
     note_type: str
     demographics: dict[str, str | int]
     facts: list[str]
+    #: The note's first line, written by the engine, not the model ("Progress note: 64-year-old female patient.").
+    #: Writers continue after it, so a chat model starts inside the note instead of talking about it.
+    header: str = ""
 
 
 def read_text(name: str) -> str:
@@ -102,12 +106,12 @@ def exemplar(note_type: str) -> str | None:
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
-def fact_sentence(instance: MotifInstance, index: int) -> str:
-    """Relation ``index`` of the instance in plain words, with preferred names."""
+def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None = None) -> str:
+    """Relation ``index`` of the instance in plain words, with preferred names (the lexicon's first phrasing)."""
     rel = instance.relations[index]
     subject, obj = instance.concept(rel.subject), instance.concept(rel.object)
-    phrase = read_yaml("relations.yaml").get(rel.type, "{subject} is related to {object}")
-    return phrase.format(subject=subject.name if subject else rel.subject, object=obj.name if obj else rel.object)
+    return (lexicon or load_lexicon()).plain(rel.type, subject.name if subject else rel.subject,
+                                             obj.name if obj else rel.object)
 
 
 def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str, float]:
@@ -127,27 +131,38 @@ def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str,
     return fit or dict(weights)
 
 
-def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings) -> Prompt:
+def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon) -> str:
+    """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
+    rel = instance.relations[index]
+    slots = {c.id: i for i, c in enumerate(instance.concepts)}
+    phrasing = rng.choice(lexicon.allowed(rel.type))
+    return phrasing.sentence(tag(surfaces(instance.concepts[slots[rel.subject]])[0], slots[rel.subject]),
+                             tag(surfaces(instance.concepts[slots[rel.object]])[0], slots[rel.object]))
+
+
+def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings,
+                 lexicon: Lexicon | None = None) -> Prompt:
     """Sample demographics, note type (one that fits the groups) and exemplar, and render ``note.j2``."""
     from kgsynth.generation.compose import ABSTRACT_MOTIF
 
+    lexicon = lexicon or load_lexicon()
     weights = settings.abstract_note_types if instance.motif == ABSTRACT_MOTIF else settings.note_types
     note_type = _weighted(rng, fitting_note_types(weights, {c.group for c in instance.concepts}))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
-    facts = [fact_sentence(instance, i) for i in range(len(instance.relations))]
+    facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
+    cores = [tagged_example(instance, i, rng, lexicon) for i in range(len(instance.relations))]
     concepts = [
         {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
     ]
-    first = instance.concepts[0]
     text = render(
         "note.j2",
         note_type=note_type,
         age=demographics["age"],
         sex=demographics["sex"],
         exemplar=example,
-        facts=facts,
+        facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],
         concepts=concepts,
-        tagged_example=f"The patient has a history of {tag(surfaces(first)[0], 0)}.",
     )
-    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts)
+    header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)
