@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=("ner", "re"), default="ner")
     parser.add_argument("--head-epochs", type=int, default=20, help="RE: epochs of the pair head.")
     parser.add_argument("--save-predictions", type=Path, help="RE: write each row's dev predictions (JSONL) here.")
+    parser.add_argument("--feature-cache", type=Path, help="RE: reuse encoded pair features from this folder.")
     args = parser.parse_args(argv)
     if args.task == "re":
         return re_main(args)
@@ -168,9 +169,8 @@ def re_main(args: argparse.Namespace) -> int:
     tokenizer, model = rp.load_encoder()
     progress = not args.json
     err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes (max_len {args.max_len})")
-    c_train = rp.prepare(train, tokenizer, model, args.max_len, progress)
-    c_dev = rp.prepare(dev, tokenizer, model, args.max_len, progress)
-    c_notes = rp.prepare(notes, tokenizer, model, args.max_len, progress)
+    c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
+                               for docs in (train, dev, notes))
     encode_s = time.perf_counter() - t0
     rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
     c_rare = rp.subset(c_notes, rare)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from kgsynth.evaluation.metrics import relation_counts
@@ -16,6 +21,8 @@ from kgsynth.evaluation.re_probe import (
 )
 from kgsynth.evaluation.scores import Counts, difference_interval
 from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _e(eid: str, text: str, full: str, etype: str, cid: str, nth: int = 0) -> Entity:
@@ -138,3 +145,39 @@ def test_paired_difference_interval() -> None:
     better = [{"X": Counts(tp=1)}] * 3
     ci = difference_interval(better, a, 200, 0)
     assert ci is not None and ci.low >= 0.0 and ci.high > 0.0
+
+
+@pytest.mark.slow  # loads MiniLM
+def test_tiny_re_benchmark_rows_cache_and_kgsynth_evaluate_agree(shared_data: Path, tmp_path: Path) -> None:
+    from kgsynth.evaluation.readers import write_records
+
+    write_records(tmp_path / "notes.jsonl", [_doc1(), _doc2()])
+    cmd = [sys.executable, str(REPO / "bench" / "utility.py"), "--task", "re", "--train-docs", "3", "--dev-docs",
+           "2", "--max-len", "64", "--bootstrap", "20", "--head-epochs", "2", "--json",
+           "--train", str(shared_data / "biored" / "Train.PubTator"),
+           "--dev", str(shared_data / "biored" / "Dev.PubTator"),
+           "--generated", str(tmp_path / "notes.jsonl"), "--feature-cache", str(tmp_path / "cache"),
+           "--save-predictions", str(tmp_path / "pred")]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO) for _ in range(2)]
+    assert all(p.returncode == 0 for p in runs), runs[0].stderr[-2000:]
+    first, second = (json.loads(p.stdout) for p in runs)
+    assert [r["train"] for r in first["rows"]] == [
+        "BioRED train", "BioRED train + notes", "notes only", "BioRED train + rare-type notes"]
+    assert first["rare_type_notes"] == 2  # both notes state a rare type (BINDS, COMPARISON)
+    assert [r["train_pairs"] for r in first["rows"]][2] == 8
+    assert len(list((tmp_path / "cache").glob("re-features-*.npy"))) == 3
+    # The second run reads the cached features and scores the same.
+    assert [r["micro_f1"] for r in first["rows"]] == [r["micro_f1"] for r in second["rows"]]
+    row = first["rows"][1]
+    from kgsynth.evaluation.readers import read_records
+
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, read_records(shared_data / "biored" / "Dev.PubTator").records[:2])
+    scored = subprocess.run(
+        [sys.executable, "-m", "kgsynth", "evaluate", "--gold", str(gold),
+         "--pred", str(tmp_path / "pred" / "row1.jsonl"),
+         "--relation-level", "concept", "--bootstrap", "20", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert scored.returncode == 0, scored.stderr[-1000:]
+    relaxed = json.loads(scored.stdout)["relation"]["relaxed"]["micro"]
+    assert relaxed["f1"] == pytest.approx(row["micro_f1"]) and relaxed["recall"] == pytest.approx(row["micro_recall"])

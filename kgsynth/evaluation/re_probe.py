@@ -18,10 +18,12 @@ evaluation does.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -204,6 +206,7 @@ def _token_states(
     """
     import torch
 
+    stride = min(stride, max_len // 4)  # the tokenizer needs stride < max_len - special tokens
     enc = tokenizer(list(texts), truncation=True, max_length=max_len, stride=stride,
                     return_overflowing_tokens=True, return_offsets_mapping=True)
     owners = enc["overflow_to_sample_mapping"]
@@ -475,10 +478,34 @@ class Corpus(BaseModel):
     x: np.ndarray
 
 
-def prepare(records: Sequence[NoteRecord], tokenizer, model, max_len: int = 256, progress: bool = False) -> Corpus:  # noqa: ANN001
-    features = encode_documents(records, tokenizer, model, max_len=max_len, progress=progress)
+def prepare(
+    records: Sequence[NoteRecord], tokenizer, model, max_len: int = 256, progress: bool = False,  # noqa: ANN001
+    cache_dir: Path | None = None,
+) -> Corpus:
+    """Pairs and their features for ``records``; with ``cache_dir``, features are reused across runs.
+
+    The cache key is a hash of every record (text, entities, relations) and ``max_len``, so a
+    changed corpus or setting is encoded afresh.
+    """
     pairs = build_pairs(records)
-    return Corpus(records=list(records), pairs=pairs, x=pair_matrix(features, pairs, model.config.hidden_size))
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha1(f"{max_len}|{MARKER}|{model.config.hidden_size}".encode())
+        for r in records:
+            digest.update(r.model_dump_json(include={"text", "entities", "relations"}).encode("utf-8"))
+        path = Path(cache_dir) / f"re-features-{digest.hexdigest()[:20]}.npy"
+        if path.is_file():
+            x = np.load(path)
+            if len(x) == len(pairs):
+                return Corpus(records=list(records), pairs=pairs, x=x)
+    features = encode_documents(records, tokenizer, model, max_len=max_len, progress=progress)
+    x = pair_matrix(features, pairs, model.config.hidden_size)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, x)
+        tmp.replace(path)
+    return Corpus(records=list(records), pairs=pairs, x=x)
 
 
 def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:

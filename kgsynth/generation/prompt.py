@@ -147,7 +147,9 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
 
     lexicon = lexicon or load_lexicon()
     weights = settings.abstract_note_types if instance.motif == ABSTRACT_MOTIF else settings.note_types
-    note_type = _weighted(rng, fitting_note_types(weights, {c.group for c in instance.concepts}))
+    in_facts = {cid for r in instance.relations for cid in (r.subject, r.object)}
+    groups = {c.group for c in instance.concepts if c.id in in_facts}  # distractors do not pick the note type
+    note_type = _weighted(rng, fitting_note_types(weights, groups))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
     facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
