@@ -26,8 +26,8 @@ from kgsynth.cypher.motif import resolve_motif  # noqa: E402
 from kgsynth.cypher.sampling import sample  # noqa: E402
 from kgsynth.generation.backends import make_backend  # noqa: E402
 from kgsynth.generation.engine import generate  # noqa: E402
-from kgsynth.generation.prompt import build_prompt, load_settings  # noqa: E402
 from kgsynth.generation.grammar import note_regex  # noqa: E402
+from kgsynth.generation.prompt import build_prompt, load_settings  # noqa: E402
 from kgsynth.graph.memory import MemoryStore  # noqa: E402
 from kgsynth.graph.sample import sample_graph  # noqa: E402
 
