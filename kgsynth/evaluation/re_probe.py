@@ -33,21 +33,13 @@ from kgsynth.evaluation.convert import concept_ids
 from kgsynth.evaluation.metrics import evaluate, relation_counts
 from kgsynth.evaluation.scores import BootstrapCI, Counts, Interval, bootstrap, difference_interval
 from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+from kgsynth.loaders.mapping import MAPPINGS
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-#: BioRED's eight relation types, as kgsynth names them (``normalized_relation_type``).
-RE_TYPES: tuple[str, ...] = (
-    "ASSOCIATED_WITH",
-    "POSITIVE_CORRELATION",
-    "NEGATIVE_CORRELATION",
-    "BINDS",
-    "COTREATMENT",
-    "COMPARISON",
-    "DRUG_INTERACTION",
-    "CONVERSION",
-)
+#: BioRED's eight relation types, as kgsynth names them (the BioRED rows of the one mapping table).
+RE_TYPES: tuple[str, ...] = tuple(dict.fromkeys(m.type for m in MAPPINGS if m.scheme == "BioRED"))
 NONE = "None"
 #: The classifier's labels: "no relation" first.
 RE_LABELS: tuple[str, ...] = (NONE, *RE_TYPES)
