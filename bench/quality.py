@@ -142,31 +142,42 @@ def run_generate(label: str, instances: list[MotifInstance], backend: Any, out: 
 
 def run_old(instances: list[MotifInstance], backend: Any, n: int, minutes: float, store: MemoryStore,
             out: Path) -> dict[str, Any]:
-    """The old constraint: same model, prompts and seeds; notes kept as written (only torn tags are rejected)."""
+    """The old constraint: same model, prompts and seeds; notes kept as written (only torn tags are rejected).
+
+    Each job's outcome is appended to ``out/jobs.jsonl`` as it is written, so a re-run continues.
+    """
     from outlines.types import Regex
 
     settings = load_settings()
-    records, rejected, tokens, seconds = [], 0, 0, 0.0
-    began = time.perf_counter()
-    for job in range(n):
-        if time.perf_counter() - began > minutes * 60:
-            break
-        instance = instances[job % len(instances)]
-        prompt = build_prompt(instance, random.Random(job_seed(7, job)), settings, backend.lexicon)
-        regex = old_note_regex(instance)
-        gen = backend.generator(Regex(regex), regex)
-        head = prompt.header + "\n"
-        t = time.perf_counter()
-        output = backend._run(gen, backend.chat(prompt.text) + head, job_seed(7, job, 1), 512)
-        seconds += time.perf_counter() - t
-        tokens += backend.count_tokens(output)
-        try:
-            records.append(build_record(head + output, instance, backend.lexicon, backend="transformers-old"))
-        except TagError:
-            rejected += 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "notes.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records), encoding="utf-8")
-    return score("SmolLM2-135M, old constraint", records, store, len(records) + rejected, rejected, seconds, tokens)
+    journal = out / "jobs.jsonl"
+    done = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()] if journal.exists() else []
+    began = time.perf_counter()
+    with journal.open("a", encoding="utf-8") as fh:
+        for job in range(len(done), n):
+            if time.perf_counter() - began > minutes * 60:
+                break
+            instance = instances[job % len(instances)]
+            prompt = build_prompt(instance, random.Random(job_seed(7, job)), settings, backend.lexicon)
+            regex = old_note_regex(instance)
+            gen = backend.generator(Regex(regex), regex)
+            head = prompt.header + "\n"
+            t = time.perf_counter()
+            output = backend._run(gen, backend.chat(prompt.text) + head, job_seed(7, job, 1), 512)
+            row: dict[str, Any] = {"job": job, "seconds": time.perf_counter() - t,
+                                   "tokens": backend.count_tokens(output)}
+            try:
+                row["record"] = build_record(head + output, instance, backend.lexicon,
+                                             backend="transformers-old").model_dump(mode="json")
+            except TagError as exc:
+                row["rejected"] = str(exc)
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            done.append(row)
+    records = [NoteRecord.model_validate(r["record"]) for r in done if "record" in r]
+    rejected = sum("rejected" in r for r in done)
+    return score("SmolLM2-135M, old constraint", records, store, len(done), rejected,
+                 sum(r["seconds"] for r in done), sum(r["tokens"] for r in done))
 
 
 def fmt(value: object) -> str:
@@ -188,6 +199,7 @@ def main() -> None:
     parser.add_argument("--old-notes", type=int, default=100)
     parser.add_argument("--llm-minutes", type=float, default=45.0, help="Writing-time budget of each LLM row.")
     parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument("--skip-old", action="store_true", help="Leave out the old-constraint row.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -205,7 +217,9 @@ def main() -> None:
         backend = make_backend("transformers", max_words=8)
         rows.append(run_generate("SmolLM2-135M, relation-phrase constraint", instances, backend,
                                  args.out / "smollm2", args.llm_notes, args.llm_minutes, store))
-        rows.append(run_old(instances, backend, args.old_notes, args.llm_minutes, store, args.out / "smollm2-old"))
+        if not args.skip_old:
+            rows.append(run_old(instances, backend, args.old_notes, args.llm_minutes, store,
+                                args.out / "smollm2-old"))
     result = {"instances": n, "motifs": dict(motifs), "facts_by_type": dict(types), "rows": rows,
               "wall_s": round(time.perf_counter() - began, 1)}
     if args.json:
