@@ -19,7 +19,7 @@ notes per minute and tokens per second. ``--llm-minutes`` bounds each LLM row's 
 each row actually has. ``--json`` prints one JSON object.
 
     python bench/quality.py --biored ../shared/data/biored/Train.PubTator --out /tmp/quality \
-        --llm-notes 300 --old-notes 100 --llm-minutes 45
+        --llm-notes 300 --old-notes 100 --llm-minutes 45 --old-minutes 30
 """
 
 from __future__ import annotations
@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--llm-notes", type=int, default=300)
     parser.add_argument("--old-notes", type=int, default=100)
     parser.add_argument("--llm-minutes", type=float, default=45.0, help="Writing-time budget of each LLM row.")
+    parser.add_argument("--old-minutes", type=float, default=None, help="Budget of the old-constraint row "
+                        "(default: --llm-minutes).")
     parser.add_argument("--skip-llm", action="store_true")
     parser.add_argument("--skip-old", action="store_true", help="Leave out the old-constraint row.")
     parser.add_argument("--json", action="store_true")
@@ -218,7 +220,7 @@ def main() -> None:
         rows.append(run_generate("SmolLM2-135M, relation-phrase constraint", instances, backend,
                                  args.out / "smollm2", args.llm_notes, args.llm_minutes, store))
         if not args.skip_old:
-            rows.append(run_old(instances, backend, args.old_notes, args.llm_minutes, store,
+            rows.append(run_old(instances, backend, args.old_notes, args.old_minutes or args.llm_minutes, store,
                                 args.out / "smollm2-old"))
     result = {"instances": n, "motifs": dict(motifs), "facts_by_type": dict(types), "rows": rows,
               "wall_s": round(time.perf_counter() - began, 1)}
