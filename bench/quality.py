@@ -126,18 +126,22 @@ def score(label: str, records: list[NoteRecord], store: MemoryStore, requested: 
 def run_generate(label: str, instances: list[MotifInstance], backend: Any, out: Path, n: int, minutes: float,
                  store: MemoryStore, chunk: int = 10) -> dict[str, Any]:
     """``generate`` in chunks until ``n`` notes or the time budget; resumes what ``out`` holds."""
-    began, seconds, tokens, rejected, done = time.perf_counter(), 0.0, 0, 0, 0
+    began, seconds, tokens, attempted, done = time.perf_counter(), 0.0, 0, 0, 0
     while done < n and time.perf_counter() - began < minutes * 60:
         done = min(n, done + chunk)
         run = generate(instances, backend, out, done, seed=7, extract=False, quiet=True)
         seconds += run.seconds
         tokens += run.completion_tokens
-        rejected += run.rejected
+        attempted += run.written + run.rejected
         print(f"  {label}: {done} jobs, {run.written} written / {run.rejected} rejected in {run.seconds:.0f} s",
               file=sys.stderr)
     records = read_notes(out)
     rejects = sum(1 for p in out.glob("rejects-*") for line in p.read_text().splitlines() if line.strip())
-    return score(label, records, store, done, rejects, seconds, tokens)
+    row = score(label, records, store, done, rejects, seconds, tokens)
+    # speed from this run's jobs only (earlier runs into the same folder were resumed, not rewritten)
+    row["notes_per_minute"] = round(60 * attempted / seconds, 2) if seconds else None
+    row["jobs_this_run"] = attempted
+    return row
 
 
 def run_old(instances: list[MotifInstance], backend: Any, n: int, minutes: float, store: MemoryStore,
