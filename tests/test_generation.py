@@ -223,7 +223,7 @@ def test_resume_after_kill_has_no_dupes_or_torn_records(tmp_path: Path, instance
     out = tmp_path / "notes"
     n = 400
     cmd = [sys.executable, "-m", "kgsynth", "generate", "--instances", str(instances_file), "--out", str(out),
-           "--backend", "template", "--n", str(n), "--seed", "5", "--shard-size", "20", "--json"]
+           "--backend", "template", "--n", str(n), "--seed", "5", "--shard-size", "20", "--balance", "none", "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
