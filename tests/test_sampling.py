@@ -184,8 +184,10 @@ def test_custom_yaml_motif_from_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert Motif  # the model is importable for users writing motifs in Python
 
 
-def test_sample_that_finds_nothing_fails_and_names_the_empty_strata(tmp_path: Path) -> None:
+def test_sample_that_finds_nothing_fails_and_names_the_empty_strata(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """An ontology-only graph has no TREATS edge: patient_bundle must not exit 0 with an empty file."""
+    monkeypatch.delenv("NEO4J_URI", raising=False)  # the embedded store at --store, also in CI
     from kgsynth.errors import InputError
     from kgsynth.graph.model import Concept, Relation
 
