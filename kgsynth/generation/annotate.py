@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
-from kgsynth.generation.tags import complete_mentions, strip_tags
+from kgsynth.generation.tags import complete_mentions, mention_surface, strip_tags
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
 
@@ -75,8 +75,19 @@ def validate(record: NoteRecord) -> list[str]:
                 problems.append(f"{name} {r.subject}-{r.type}-{r.object} points at a missing entity")
     if not record.entities:
         problems.append("no entity mentioned")
-    if instance and not record.relations:
+    if instance and instance.single_concept:
+        problems += _mention_problems(record, instance)
+    elif instance and not record.relations:
         problems.append("no sampled fact has both of its concepts mentioned")
     if not record.text.strip():
         problems.append("empty text")
     return problems
+
+
+def _mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
+    """A single-concept note must name its concept, by the instance's mention, at least once."""
+    concept = instance.concepts[0]
+    wanted = mention_surface(instance)
+    if not any(e.concept_id == concept.id and e.text == wanted for e in record.entities):
+        return [f"{concept.id} is not mentioned as {wanted!r}"]
+    return []

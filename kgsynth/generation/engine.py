@@ -70,8 +70,9 @@ def read_instances(path: Path) -> list[MotifInstance]:
             raise InputError(f"{path}:{number}: not a motif instance: {exc.errors()[0]['msg']}") from exc
         ids = {c.id for c in instance.concepts}
         missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
-        if missing or not instance.relations:
-            why = f"relation endpoint {missing[0]} is not among its concepts" if missing else "it has no relation"
+        if missing or not (instance.relations or instance.single_concept):
+            why = (f"relation endpoint {missing[0]} is not among its concepts" if missing
+                   else "it has no relation (and is not a single-concept instance: one concept, no relation)")
             raise InputError(f"{path}:{number}: instance {instance.id}: {why}")
         instances.append(instance)
     if not instances:
@@ -147,7 +148,7 @@ async def run_job(
         except TagError as exc:
             outcome.reason = f"unaligned tags: {exc}"
             continue
-        if extract and record.entities:
+        if extract and record.entities and not instance.single_concept:
             found = await backend.aextract(record.text, record.entities, record.note_type, attempt_seed)
             outcome.prompt_tokens += found.prompt_tokens
             outcome.completion_tokens += found.completion_tokens

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
-from kgsynth.generation.tags import slot_label, surfaces, tag
+from kgsynth.generation.tags import mention_surface, slot_label, surfaces, tag
 
 PROMPTS = "kgsynth.generation.prompts"
 
@@ -108,10 +108,13 @@ def fact_sentence(instance: MotifInstance, index: int) -> str:
 
 
 def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings) -> Prompt:
-    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``."""
+    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``
+    (``mention_note.j2`` for a single-concept instance)."""
     note_type = _weighted(rng, settings.note_types)
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
+    if instance.single_concept:
+        return _mention_prompt(instance, note_type, demographics, example)
     facts = [fact_sentence(instance, i) for i in range(len(instance.relations))]
     concepts = [
         {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
@@ -128,3 +131,15 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
         tagged_example=f"The patient has a history of {tag(surfaces(first)[0], 0)}.",
     )
     return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts)
+
+
+def _mention_prompt(
+    instance: MotifInstance, note_type: str, demographics: dict[str, str | int], example: str | None
+) -> Prompt:
+    """The prompt of a single-concept instance: name the concept once, as its ``mention``, in prose."""
+    concept = instance.concepts[0]
+    mention = mention_surface(instance)
+    text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
+                  exemplar=example, concept=concept, mention=mention, label=slot_label(0),
+                  tagged_example=f"The patient has a history of {tag(mention, 0)}.")
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=[])

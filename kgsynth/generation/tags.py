@@ -111,7 +111,10 @@ def note_regex(instance: MotifInstance, max_free: int = 80) -> str:
 
     ``max_free`` bounds each run of free text, so the whole note has a known maximum
     length and a token budget of at least that many tokens always lets it finish.
+    A single-concept instance has its own constraint (:func:`mention_regex`).
     """
+    if instance.single_concept:
+        return mention_regex(instance, max_free)
     n = max(max_free, 2)
     lead = f"(?:{FREE}{{0,{n - 1}}}{SEP})?"  # empty, or ends where a word ends
     mid = f"{SEP}(?:{FREE}{{0,{n - 2}}}{SEP})?"  # never empty: two mentions never touch
@@ -121,6 +124,23 @@ def note_regex(instance: MotifInstance, max_free: int = 80) -> str:
         a, b = _tag_regex(instance, rel.subject), _tag_regex(instance, rel.object)
         lines.append(rf"{lead}({a}{mid}{b}|{b}{mid}{a}){tail}\.")
     return r"\n".join(lines)
+
+
+def mention_surface(instance: MotifInstance) -> str:
+    """The name a single-concept note must use: the instance's ``mention`` when it is an allowed
+    surface of the concept, else the concept's first one."""
+    allowed = surfaces(instance.concepts[0])
+    wanted = " ".join(instance.mention.split())
+    return wanted if wanted in allowed else allowed[0]
+
+
+def mention_regex(instance: MotifInstance, max_free: int = 80) -> str:
+    """The constraint of a single-concept note: one line of prose naming the concept once, as
+    ``mention_surface``, with at most ``max_free`` characters of free text on each side."""
+    n = max(max_free, 2)
+    lead = f"(?:{FREE}{{0,{n - 1}}}{SEP})?"
+    tail = f"(?:{SEP}{FREE}{{0,{n - 1}}})?"
+    return rf"{lead}\[\[{re.escape(mention_surface(instance))}\|{slot_label(0)}\]\]{tail}\."
 
 
 def separate(left: str, right: str) -> str:
@@ -143,6 +163,8 @@ def max_note_chars(instance: MotifInstance, max_free: int = 80) -> int:
         index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
         return max(len(tag(s, index)) for s in surfaces(instance.concepts[index]))
 
+    if instance.single_concept:
+        return 2 * max(max_free, 2) + len(tag(mention_surface(instance), 0)) + 2
     n = max(max_free, 2)
     per_fact = [3 * n + longest_tag(r.subject) + longest_tag(r.object) + 2 for r in instance.relations]
     return sum(per_fact)

@@ -24,7 +24,7 @@ from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
 from kgsynth.generation.prompt import Prompt, render
 from kgsynth.generation.record import Entity
-from kgsynth.generation.tags import TagError, separate, slot_label, surfaces, tag
+from kgsynth.generation.tags import TagError, mention_surface, separate, slot_label, surfaces, tag
 
 
 def free_pattern(max_free: int) -> str:
@@ -92,8 +92,10 @@ def note_schema(instance: MotifInstance, max_free: int = 60) -> dict[str, Any]:
     """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, middle, second, after``.
 
     ``first``/``second`` are the fact's two concepts in either order, so every fact
-    sentence names both.
+    sentence names both. A single-concept instance has its own schema (:func:`mention_schema`).
     """
+    if instance.single_concept:
+        return mention_schema(instance, max_free)
     free = {"type": "string", "maxLength": max_free, "pattern": free_pattern(max_free)}
     facts = {}
     keys = ["before", "first", "middle", "second", "after"]
@@ -108,8 +110,33 @@ def note_schema(instance: MotifInstance, max_free: int = 60) -> dict[str, Any]:
     return _strict({"type": "object", "properties": facts, "required": list(facts)})
 
 
+def mention_schema(instance: MotifInstance, max_free: int = 60) -> dict[str, Any]:
+    """JSON schema of a single-concept note: ``before``, ``mention`` (the one allowed name), ``after``."""
+    free = {"type": "string", "maxLength": max_free, "pattern": free_pattern(max_free)}
+    mention = {"type": "object", "properties": {"concept": {"type": "string", "enum": [slot_label(0)]},
+                                                "name": {"type": "string", "enum": [mention_surface(instance)]}},
+               "required": ["concept", "name"]}
+    return _strict({"type": "object", "properties": {"before": free, "mention": mention, "after": free},
+                    "required": ["before", "mention", "after"]})
+
+
+def _tagged_mention(raw: str) -> str:
+    """The tagged line of a single-concept note's JSON (see :func:`mention_schema`)."""
+    try:
+        data = json.loads(raw)
+        line = ""
+        for piece in (str(data["before"]), tag(str(data["mention"]["name"]), 0), str(data["after"])):
+            line = separate(line, piece)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise TagError(f"note JSON does not fit the schema: {exc!r}"[:200]) from exc
+    line = line.strip()
+    return line if line.endswith((".", "!", "?")) else line + "."
+
+
 def tagged_from_json(raw: str, instance: MotifInstance) -> str:
     """Join the JSON pieces into tagged text; raises :class:`TagError` when they do not fit."""
+    if instance.single_concept:
+        return _tagged_mention(raw)
     try:
         data = json.loads(raw)
         lines = []
@@ -202,7 +229,10 @@ class OpenAIBackend(Backend):
         raise AssertionError("unreachable")
 
     async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
-        text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
+        if instance.single_concept:
+            text = prompt.text + "\n\n" + render("json_mention.j2")
+        else:
+            text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
         raw, p, c = await self._complete(text, "note", note_schema(instance, self.max_free), seed)
         return Draft(tagged=tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
                      cost_usd=self._cost(p, c))

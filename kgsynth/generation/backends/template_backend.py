@@ -16,7 +16,7 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.prompt import Prompt, read_yaml
 from kgsynth.generation.record import Entity, NoteRelation
-from kgsynth.generation.tags import surfaces, tag
+from kgsynth.generation.tags import mention_surface, surfaces, tag
 
 
 def _templates() -> dict[str, list[str]]:
@@ -38,6 +38,15 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
     return out
 
 
+def _mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
+    """One sentence naming the single concept as its ``mention`` (``prompts/mentions.yaml``)."""
+    templates = read_yaml("mentions.yaml")
+    concept = instance.concepts[0]
+    template = rng.choice(templates.get(concept.group) or templates["Other"])
+    sentence = template.format(concept=tag(mention_surface(instance), 0))
+    return sentence[0].upper() + sentence[1:] if not sentence.startswith("[[") else sentence
+
+
 class TemplateBackend(Backend):
     name = "template"
     model = "sentence-templates"
@@ -53,6 +62,8 @@ class TemplateBackend(Backend):
         index = {c.id: i for i, c in enumerate(instance.concepts)}
         demo = prompt.demographics
         lines = [f"{prompt.note_type.capitalize()}: {demo.get('age')}-year-old {demo.get('sex')} patient."]
+        if instance.single_concept:
+            return Draft(tagged="\n".join([*lines, _mention_sentence(instance, rng)]))
         templates = _templates()
         for rel in instance.relations:
             template = rng.choice(templates.get(rel.type) or templates["RELATED_TO"])
