@@ -15,8 +15,11 @@ from kgsynth.errors import InputError
 from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends import make_backend
 from kgsynth.generation.engine import generate, read_instances, read_notes
+from kgsynth.generation.grammar import max_note_chars, note_regex
+from kgsynth.generation.lexicon import load_lexicon
+from kgsynth.generation.mention import mention_regex
 from kgsynth.generation.prompt import build_prompt, load_settings
-from kgsynth.generation.tags import max_note_chars, note_regex, strip_tags
+from kgsynth.generation.tags import strip_tags
 from tests.test_backends import tiny_model  # noqa: F401 - the fixture, shared
 
 NODES = [
@@ -44,8 +47,8 @@ def test_template_backend_names_the_concept_by_its_mention(tmp_path: Path):
             (instance.mention, concept.id, concept.group)]
         entity = record.entities[0]
         assert record.text[entity.start:entity.end] == instance.mention
-        sentence = record.text.splitlines()[-1]
-        assert sentence.endswith(".") and len(sentence) > len(instance.mention) + 5  # a sentence, not a bare name
+        tagged = record.text.splitlines()[-1].replace(instance.mention, f"[[{instance.mention}|C1]]", 1)
+        assert re.fullmatch(mention_regex(instance), tagged)  # the template obeys the LLMs' constraint
 
 
 def test_prompt_of_a_mention_instance():
@@ -58,31 +61,37 @@ def test_prompt_of_a_mention_instance():
 
 def test_constraint_admits_only_the_mention_once():
     instance = mentions()[0]
-    regex = re.compile(note_regex(instance, max_free=40))
+    lexicon = load_lexicon()
+    regex = re.compile(note_regex(instance, lexicon, max_words=6))
     assert regex.fullmatch("The patient was evaluated for [[Tumors|C1]] of the skin.")
     assert regex.fullmatch("[[Tumors|C1]] were excluded.")
+    assert not regex.fullmatch("[[Tumors|C1]].")  # a bare name is no context
     assert not regex.fullmatch("The patient was evaluated for [[Neoplasms|C1]].")  # another name than asked
     assert not regex.fullmatch("The patient has no findings.")  # the concept is not named
     assert not regex.fullmatch("[[Tumors|C1]] and [[Tumors|C1]].")
     assert not regex.fullmatch("History of[[Tumors|C1]].")  # glued to a word
     assert not regex.fullmatch("A\n[[Tumors|C1]].")
-    longest = "x" * 39 + " [[Tumors|C1]] " + "y" * 39 + "."
-    assert regex.fullmatch(longest) and len(longest) <= max_note_chars(instance, 40)
+    assert not regex.fullmatch("See http://x.org on [[Tumors|C1]].")  # only clean words
+    longest = " ".join(["Abcdefghijklmnop"] * 6) + ": [[Tumors|C1]], " + " ".join(["abcdefghijklmnop"] * 6) + "."
+    assert regex.fullmatch(longest) and len(longest) <= max_note_chars(instance, lexicon, 6)
 
 
 def test_unknown_mention_falls_back_to_the_preferred_name():
     instance = mentions()[0].model_copy(update={"mention": "Not A Name"})
-    assert re.fullmatch(note_regex(instance), "History of [[Neoplasms|C1]].")
+    assert re.fullmatch(note_regex(instance, load_lexicon()), "History of [[Neoplasms|C1]].")
 
 
 def test_openai_mention_schema_joins_to_a_sound_tag():
     from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
 
     instance = mentions()[2]
-    schema = note_schema(instance, max_free=30)
+    schema = note_schema(instance, load_lexicon(), max_words=5)
     assert schema["required"] == ["before", "mention", "after"] and schema["additionalProperties"] is False
     assert schema["properties"]["mention"]["properties"]["name"]["enum"] == ["Paracetamol"]
     answer = {"before": "She took", "mention": {"concept": "C1", "name": "Paracetamol"}, "after": "for pain"}
+    for key, pattern in (("before", schema["properties"]["before"]["pattern"]),
+                         ("after", schema["properties"]["after"]["pattern"])):
+        assert re.fullmatch(pattern, answer[key])
     stripped = strip_tags(tagged_from_json(json.dumps(answer), instance), instance)
     assert stripped.text == "She took Paracetamol for pain."
     assert [(e.text, e.concept_id) for e in stripped.entities] == [("Paracetamol", "MESH:D000082")]
@@ -111,7 +120,7 @@ def test_read_instances_accepts_single_concept_only(tmp_path: Path):
 @pytest.mark.slow
 def test_transformers_constraint_names_the_mention(tmp_path: Path, tiny_model):  # noqa: F811
     model, tokenizer = tiny_model
-    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_free=6)
+    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_words=4)
     report = generate(mentions()[:2], backend, tmp_path / "notes", 2, seed=2, max_attempts=1, quiet=True)
     assert (report.written, report.rejected) == (2, 0), report.reject_reasons
     for record in read_notes(tmp_path / "notes"):

@@ -31,10 +31,13 @@ class SchemaMode(StrEnum):
 
 
 def backend_options(model: str | None, base_url: str | None, api_key: str | None, temperature: float,
-                    max_free: int, price_in: float, price_out: float,
-                    schema_mode: SchemaMode = SchemaMode.json_schema) -> dict[str, object]:
+                    max_words: int, price_in: float, price_out: float,
+                    schema_mode: SchemaMode = SchemaMode.json_schema, lexicon: Path | None = None) -> dict[str, object]:
+    from kgsynth.generation.lexicon import load_lexicon
+
     return {"model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
-            "max_free": max_free, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value}
+            "max_words": max_words, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value,
+            "lexicon": load_lexicon(lexicon)}
 
 
 def generate_command(
@@ -54,7 +57,12 @@ def generate_command(
     schema_mode: Annotated[SchemaMode, typer.Option(
         "--schema-mode", help="How the openai backend sends its JSON schema: json_schema (OpenAI, vLLM, "
         "llama-server) or json_object (llama-cpp-python's server).")] = SchemaMode.json_schema,
-    max_free: Annotated[int, typer.Option("--max-free", help="Most free-text characters between tags.")] = 60,
+    max_words: Annotated[int, typer.Option("--max-words", help="Most words in each run of free text around a "
+                                           "fact's statement.")] = 10,
+    lexicon: Annotated[Path | None, typer.Option("--lexicon", help="YAML of extra relation phrasings (the layout of "
+                                                  "kgsynth/generation/prompts/lexicon.yaml).")] = None,
+    best_of: Annotated[int, typer.Option("--best-of", help="Drafts per note; keeps the one with the best mean token "
+                                          "log-probability under the writer.")] = 1,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per note before it is rejected.")] = 3,
     extract: Annotated[bool, typer.Option("--extract/--no-extract", help="Run the relation-extraction pass.")]
     = True,
@@ -74,14 +82,14 @@ def generate_command(
     from kgsynth.generation.export import export
     from kgsynth.generation.prompt import load_settings
 
-    if n < 0 or concurrency < 1 or max_attempts < 1:
-        raise ConfigError("--n must be >= 0, --concurrency and --max-attempts >= 1")
+    if n < 0 or concurrency < 1 or max_attempts < 1 or best_of < 1 or max_words < 1:
+        raise ConfigError("--n must be >= 0, --concurrency, --max-attempts, --best-of and --max-words >= 1")
     items = read_instances(instances)
-    writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_free,
-                                                           price_in, price_out, schema_mode))
+    writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_words,
+                                                           price_in, price_out, schema_mode, lexicon))
     report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
-                      shard_size=shard_size, quiet=json)
+                      shard_size=shard_size, quiet=json, best_of=best_of)
     data = report.model_dump(mode="json")
     if export_formats:
         data["exports"] = export(read_notes(out), out / "export", [f.value for f in export_formats])

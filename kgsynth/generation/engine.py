@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ from kgsynth.console import progress
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import InputError
 from kgsynth.generation.annotate import build_record, validate
-from kgsynth.generation.backends.base import Backend
-from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
+from kgsynth.generation.backends.base import Backend, Draft
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
 from kgsynth.generation.shards import ShardWriter, iter_lines
 from kgsynth.generation.tags import TagError
@@ -107,6 +109,37 @@ class Outcome(BaseModel):
     cost_usd: float = 0.0
 
 
+async def _draft_record(
+    backend: Backend, instance: MotifInstance, prompt: Prompt, job: int, attempt_seed: int, attempt: int,
+    dataset: str, lexicon: Lexicon, outcome: Outcome,
+) -> tuple[Draft, NoteRecord] | None:
+    """One draft turned into a record; ``None`` (with the reason on ``outcome``) when it is unsound."""
+    try:
+        draft = await backend.awrite(instance, prompt, attempt_seed)
+    except TagError as exc:  # a backend may check its own output early
+        outcome.reason = f"write failed: {exc}"
+        return None
+    outcome.prompt_tokens += draft.prompt_tokens
+    outcome.completion_tokens += draft.completion_tokens
+    outcome.cost_usd += draft.cost_usd
+    outcome.last_output = draft.tagged
+    decoding = {**backend.decoding(), "seed": attempt_seed, "job": job, "attempt": attempt}
+    if draft.mean_logprob is not None:
+        decoding["mean_logprob"] = round(draft.mean_logprob, 4)
+    try:
+        record = build_record(draft.tagged, instance, lexicon, note_type=prompt.note_type,
+                              demographics=prompt.demographics, prompt=prompt.text, model=backend.model,
+                              backend=backend.name, decoding=decoding, dataset=dataset)
+    except TagError as exc:
+        outcome.reason = f"unaligned tags: {exc}"
+        return None
+    problems = validate(record)
+    if problems:
+        outcome.reason = "invalid record: " + "; ".join(problems[:3])
+        return None
+    return draft, record
+
+
 async def run_job(
     backend: Backend,
     instance: MotifInstance,
@@ -116,40 +149,35 @@ async def run_job(
     max_attempts: int = 3,
     extract: bool = True,
     dataset: str = "",
+    best_of: int = 1,
+    lexicon: Lexicon | None = None,
 ) -> Outcome:
-    """Write, align, extract and validate one note; retry with a new seed up to ``max_attempts``."""
-    prompt = build_prompt(instance, random.Random(job_seed(seed, job)), settings)
+    """Write, align, extract and validate one note; retry with a new seed up to ``max_attempts``.
+
+    With ``best_of`` K each attempt draws K drafts and keeps the sound one with the highest
+    mean token log-probability under the writer (the first, for writers that cannot tell).
+    """
+    lexicon = lexicon or load_lexicon()
+    prompt = build_prompt(instance, random.Random(job_seed(seed, job)), settings, lexicon)
     outcome = Outcome(job=job)
+    k = max(1, best_of)
     for attempt in range(max_attempts):
         outcome.attempts = attempt + 1
-        attempt_seed = job_seed(seed, job, attempt + 1)
-        try:
-            draft = await backend.awrite(instance, prompt, attempt_seed)
-        except TagError as exc:  # a backend may check its own output early
-            outcome.reason = f"write failed: {exc}"
+        sound = []
+        for j in range(k):
+            attempt_seed = job_seed(seed, job, attempt * k + j + 1)
+            made = await _draft_record(backend, instance, prompt, job, attempt_seed, attempt + 1, dataset, lexicon,
+                                       outcome)
+            if made is not None:
+                sound.append(made)
+        if not sound:
             continue
-        outcome.prompt_tokens += draft.prompt_tokens
-        outcome.completion_tokens += draft.completion_tokens
-        outcome.cost_usd += draft.cost_usd
-        outcome.last_output = draft.tagged
-        decoding = {**backend.decoding(), "seed": attempt_seed, "job": job, "attempt": attempt + 1}
-        try:
-            record = build_record(
-                draft.tagged,
-                instance,
-                note_type=prompt.note_type,
-                demographics=prompt.demographics,
-                prompt=prompt.text,
-                model=backend.model,
-                backend=backend.name,
-                decoding=decoding,
-                dataset=dataset,
-            )
-        except TagError as exc:
-            outcome.reason = f"unaligned tags: {exc}"
-            continue
+        draft, record = max(sound, key=lambda m: -math.inf if m[0].mean_logprob is None else m[0].mean_logprob)
+        if k > 1:
+            record.decoding["best_of"] = k
         if extract and record.entities and not instance.single_concept:
-            found = await backend.aextract(record.text, record.entities, record.note_type, attempt_seed)
+            found = await backend.aextract(record.text, record.entities, record.note_type,
+                                           int(record.decoding["seed"]))
             outcome.prompt_tokens += found.prompt_tokens
             outcome.completion_tokens += found.completion_tokens
             outcome.cost_usd += found.cost_usd
@@ -181,8 +209,10 @@ async def _generate(
     shard_size: int,
     dataset: str,
     quiet: bool,
+    best_of: int = 1,
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
+    lexicon = getattr(backend, "lexicon", None) or load_lexicon()
     skip = done_jobs(out) if out.exists() else set()
     report.skipped_done = len(skip & set(range(n)))
     todo = list(_jobs(n, skip))
@@ -202,7 +232,8 @@ async def _generate(
                         break
                     instance = instances[job % len(instances)]
                     pending.add(asyncio.ensure_future(
-                        run_job(backend, instance, job, seed, settings, max_attempts, extract, dataset)))
+                        run_job(backend, instance, job, seed, settings, max_attempts, extract, dataset, best_of,
+                                lexicon)))
                 if not pending:
                     break
                 finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -252,10 +283,11 @@ def generate(
     shard_size: int = 100,
     dataset: str = "",
     quiet: bool = False,
+    best_of: int = 1,
 ) -> RunReport:
     """Generate ``n`` notes into ``out`` (resuming what is there); returns the run's figures."""
     return asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
-                                 max_attempts, extract, shard_size, dataset or out.name, quiet))
+                                 max_attempts, extract, shard_size, dataset or out.name, quiet, best_of))
 
 
 def read_notes(out: Path) -> list[NoteRecord]:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
-from kgsynth.generation.tags import mention_surface, slot_label, surfaces, tag
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.tags import slot_label, surfaces, tag
 
 PROMPTS = "kgsynth.generation.prompts"
 
@@ -48,6 +49,9 @@ class Prompt(BaseModel):
     note_type: str
     demographics: dict[str, str | int]
     facts: list[str]
+    #: The note's first line, written by the engine, not the model ("Progress note: 64-year-old female patient.").
+    #: Writers continue after it, so a chat model starts inside the note instead of talking about it.
+    header: str = ""
 
 
 def read_text(name: str) -> str:
@@ -99,47 +103,47 @@ def exemplar(note_type: str) -> str | None:
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
-def fact_sentence(instance: MotifInstance, index: int) -> str:
-    """Relation ``index`` of the instance in plain words, with preferred names."""
+def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None = None) -> str:
+    """Relation ``index`` of the instance in plain words, with preferred names (the lexicon's first phrasing)."""
     rel = instance.relations[index]
     subject, obj = instance.concept(rel.subject), instance.concept(rel.object)
-    phrase = read_yaml("relations.yaml").get(rel.type, "{subject} is related to {object}")
-    return phrase.format(subject=subject.name if subject else rel.subject, object=obj.name if obj else rel.object)
+    return (lexicon or load_lexicon()).plain(rel.type, subject.name if subject else rel.subject,
+                                             obj.name if obj else rel.object)
 
 
-def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings) -> Prompt:
-    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``
-    (``mention_note.j2`` for a single-concept instance)."""
+def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon) -> str:
+    """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
+    rel = instance.relations[index]
+    slots = {c.id: i for i, c in enumerate(instance.concepts)}
+    phrasing = rng.choice(lexicon.allowed(rel.type))
+    return phrasing.sentence(tag(surfaces(instance.concepts[slots[rel.subject]])[0], slots[rel.subject]),
+                             tag(surfaces(instance.concepts[slots[rel.object]])[0], slots[rel.object]))
+
+
+def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings,
+                 lexicon: Lexicon | None = None) -> Prompt:
+    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``."""
+    lexicon = lexicon or load_lexicon()
     note_type = _weighted(rng, settings.note_types)
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
-    if instance.single_concept:
-        return _mention_prompt(instance, note_type, demographics, example)
-    facts = [fact_sentence(instance, i) for i in range(len(instance.relations))]
+    if instance.single_concept:  # coverage sampling's one-concept instances: their own prompt
+        from kgsynth.generation.mention import mention_prompt
+
+        return mention_prompt(instance, note_type, demographics, example)
+    facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
+    cores = [tagged_example(instance, i, rng, lexicon) for i in range(len(instance.relations))]
     concepts = [
         {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
     ]
-    first = instance.concepts[0]
     text = render(
         "note.j2",
         note_type=note_type,
         age=demographics["age"],
         sex=demographics["sex"],
         exemplar=example,
-        facts=facts,
+        facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],
         concepts=concepts,
-        tagged_example=f"The patient has a history of {tag(surfaces(first)[0], 0)}.",
     )
-    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts)
-
-
-def _mention_prompt(
-    instance: MotifInstance, note_type: str, demographics: dict[str, str | int], example: str | None
-) -> Prompt:
-    """The prompt of a single-concept instance: name the concept once, as its ``mention``, in prose."""
-    concept = instance.concepts[0]
-    mention = mention_surface(instance)
-    text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
-                  exemplar=example, concept=concept, mention=mention, label=slot_label(0),
-                  tagged_example=f"The patient has a history of {tag(mention, 0)}.")
-    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=[])
+    header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)

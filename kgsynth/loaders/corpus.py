@@ -349,6 +349,8 @@ def _bioc_document(
             title = body
         for ann in passage.get("annotations", []):
             infons = ann.get("infons") or {}
+            if infons.get("type") == "RelationTrigger":
+                continue  # a relation's trigger phrase (kgsynth's BioC export), not an entity
             locations = ann.get("locations") or []
             if not locations:
                 raise InputError(f"{path}: document {doc_id}: annotation {ann.get('id')} has no location")
