@@ -157,3 +157,22 @@ def test_cli_link_and_evaluate(kb: MemoryStore, tmp_path: Path, monkeypatch: pyt
     result = CliRunner().invoke(app, ["link", str(gold), "--group", "Gene", "--out", str(pred),
                                       "--store", str(kb.path)])
     assert result.exit_code != 0 and "no named Gene concepts" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
+    from kgsynth.linking.train import train_biencoder, training_pairs
+
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+    notes = [NoteRecord(id=f"n{i}", text=f"She took {name} daily.", entities=[
+        Entity(id="T1", start=9, end=9 + len(name), text=name, type=group, concept_id=cid)])
+        for i, (name, group, cid) in enumerate([("tylenol", "Chemical", "MESH:D000082"),
+                                                ("mammary cancer", "Disease", "MESH:D001943"),
+                                                ("glucophage", "Chemical", "MESH:D008687"),
+                                                ("aspirin", "Chemical", "MESH:D001241")])]
+    pairs, unknown = training_pairs(notes, indexes, with_context=False)
+    assert unknown == 1 and pairs[0] == ("tylenol", "Acetaminophen", "MESH:D000082")
+    report = train_biencoder(notes * 4, indexes, tmp_path / "model", batch_size=4, epochs=2, lr=1e-4)
+    assert report.pairs == 12 and report.steps == 6 and (tmp_path / "model" / "config.json").is_file()
+    linker = BiEncoderLinker(indexes, model=tmp_path / "model")
+    assert linker.rank([mention("tylenol", "Chemical")], k=1) == [["MESH:D000082"]]

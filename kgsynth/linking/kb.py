@@ -41,12 +41,15 @@ class NameIndex:
         return len(self.preferred)
 
 
-def build_index(store: GraphStore, group: str, prefix: str = "") -> NameIndex:
-    """All names of the concepts of ``group`` (ids starting with ``prefix``) in ``store``."""
+def build_index(store: GraphStore, group: str, prefix: str = "", max_names: int | None = None) -> NameIndex:
+    """All names of the concepts of ``group`` (ids starting with ``prefix``) in ``store``.
+
+    ``max_names`` keeps the preferred name and the first synonyms only (a smaller index to
+    embed; every concept stays in it)."""
     check_group(group)
     index = NameIndex(group=group)
     for node in slice_concepts(store, [SliceSpec(text=f"group:{group}", groups=[group], prefix=prefix)]):
-        names = mention_names(node)
+        names = mention_names(node)[:max_names]
         if not names:
             continue
         index.preferred[node[0]] = names[0]
