@@ -223,7 +223,7 @@ def test_resume_after_kill_has_no_dupes_or_torn_records(tmp_path: Path, instance
     out = tmp_path / "notes"
     n = 400
     cmd = [sys.executable, "-m", "kgsynth", "generate", "--instances", str(instances_file), "--out", str(out),
-           "--backend", "template", "--n", str(n), "--seed", "5", "--shard-size", "20", "--json"]
+           "--backend", "template", "--n", str(n), "--seed", "5", "--shard-size", "20", "--balance", "none", "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -346,3 +346,29 @@ def test_cli_schema_mode_reaches_the_openai_backend():
     assert make_backend("template", **options).decoding() == {"method": "template"}
     result = CliRunner().invoke(app, ["generate", "--instances", "x.jsonl", "--out", "o", "--schema-mode", "bogus"])
     assert result.exit_code == 2
+
+
+class ScoredBackend(Backend):
+    """Sound notes whose mean log-probability is a function of the seed (so best-of has a clear winner)."""
+
+    name = "scored"
+    model = "none"
+
+    def write(self, instance: MotifInstance, prompt, seed: int) -> Draft:  # noqa: ANN001
+        return Draft(tagged=f"Seed {seed} [[Metformin|C1]] was started for [[T2DM|C2]].\n"
+                            "[[T2DM|C2]] presented with [[Polydipsia|C3]] on review.", mean_logprob=-(seed % 97))
+
+    def extract(self, text, entities, note_type, seed) -> Extraction:  # noqa: ANN001
+        return Extraction(relations=[])
+
+
+def test_best_of_keeps_the_draft_the_writer_found_most_likely(tmp_path: Path) -> None:
+    from kgsynth.generation.engine import job_seed
+
+    generate([make_instance()], ScoredBackend(), tmp_path / "k4", 3, seed=1, best_of=4, quiet=True)
+    for record in read_notes(tmp_path / "k4"):
+        job = record.decoding["job"]
+        seeds = [job_seed(1, job, j + 1) for j in range(4)]
+        best = max(seeds, key=lambda s: -(s % 97))
+        assert record.decoding["seed"] == best and record.decoding["best_of"] == 4
+        assert record.decoding["mean_logprob"] == -(best % 97) and record.text.startswith(f"Seed {best} ")

@@ -5,7 +5,8 @@ an unconstrained writer or an old constraint produced), so the figure in ``bench
 and the ``degenerate`` flag of ``kgsynth check`` come from one tested definition:
 
 * ``url``: a web address;
-* ``markup``: tag or markup characters (``[ ] { } < > | * # _ ` ~ ^ \\``);
+* ``markup``: tag or markup characters (``[ ] { } < > | * # _ ` ~ ^ \\``) outside mentions
+  (a KG name may hold them; the writer's words may not);
 * ``list_numbering``: a line opened by a list number or bullet (``1.``, ``2)``, ``-``, ``*``);
 * ``joined_mention``: a mention glued to letters or digits, directly or by a hyphen or slash
   (``pasti-Glucocorticoids``, ``sugbupivacaine``);
@@ -42,9 +43,13 @@ def degenerate_reasons(record: NoteRecord, lexicon: Lexicon | None = None) -> li
     lexicon = lexicon or load_lexicon()
     text = record.text
     found: set[str] = set()
-    if URL.search(text):
+    free = list(text)  # the writer's own words: mentions are names from the KG, whatever characters they hold
+    for e in record.entities:
+        free[e.start : e.end] = " " * (e.end - e.start)
+    words = "".join(free)
+    if URL.search(words):
         found.add("url")
-    if MARKUP.search(text):
+    if MARKUP.search(words):
         found.add("markup")
     triggers = [(s.trigger_start, s.trigger_end) for s in lexicon.statements(text, record.entities)]
     offset = 0

@@ -87,8 +87,9 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
 
 
 def json_words_pattern(max_words: int, first: bool = False, optional: bool = False) -> str:
-    """A free run as a JSON-schema ``pattern`` (no backslashes or quotes: llama.cpp copies it unescaped)."""
-    body = words(max_words, first=first, trailing_punct=first)
+    """A free run as a JSON-schema ``pattern``: plain groups only (llama.cpp's converter refuses ``(?:``),
+    no backslashes or quotes (it copies the pattern into its grammar unescaped)."""
+    body = words(max_words, first=first, trailing_punct=first).replace("(?:", "(")
     return f"^({body})?$" if optional else f"^{body}$"
 
 

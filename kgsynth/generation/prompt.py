@@ -39,6 +39,9 @@ class PromptSettings(BaseModel):
     age: AgeDistribution = Field(default_factory=AgeDistribution)
     sex: dict[str, float] = Field(default_factory=lambda: {"female": 0.5, "male": 0.5})
     note_types: dict[str, float] = Field(default_factory=lambda: {"discharge summary": 1.0})
+    #: Note types of multi-fact ``abstract`` notes (``generate --note-style abstract``).
+    abstract_note_types: dict[str, float] = Field(default_factory=lambda: {
+        "research abstract": 0.5, "case report abstract": 0.2, "genetics consult note": 0.2, "discharge summary": 0.1})
     exemplar_probability: float = Field(0.5, ge=0, le=1)
 
 
@@ -111,6 +114,23 @@ def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None =
                                              obj.name if obj else rel.object)
 
 
+def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str, float]:
+    """The note types of ``weights`` that fit a note about ``groups`` (``prompts/note_fit.yaml``).
+
+    A note type the file does not name fits anything; if none fits, all are kept.
+    """
+    rules = read_yaml("note_fit.yaml")
+    fit = {}
+    for name, weight in weights.items():
+        rule = rules.get(name) or {}
+        if groups & set(rule.get("excludes", [])):
+            continue
+        if rule.get("requires_any") and not groups & set(rule["requires_any"]):
+            continue
+        fit[name] = weight
+    return fit or dict(weights)
+
+
 def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon) -> str:
     """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
     rel = instance.relations[index]
@@ -122,9 +142,14 @@ def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexi
 
 def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings,
                  lexicon: Lexicon | None = None) -> Prompt:
-    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``."""
+    """Sample demographics, note type (one that fits the groups) and exemplar, and render ``note.j2``."""
+    from kgsynth.generation.compose import ABSTRACT_MOTIF
+
     lexicon = lexicon or load_lexicon()
-    note_type = _weighted(rng, settings.note_types)
+    weights = settings.abstract_note_types if instance.motif == ABSTRACT_MOTIF else settings.note_types
+    in_facts = {cid for r in instance.relations for cid in (r.subject, r.object)}
+    groups = {c.group for c in instance.concepts if c.id in in_facts}  # distractors do not pick the note type
+    note_type = _weighted(rng, fitting_note_types(weights, groups))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
     if instance.single_concept:  # coverage sampling's one-concept instances: their own prompt

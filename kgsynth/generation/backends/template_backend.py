@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 
-from kgsynth.cypher.instance import MotifInstance
+from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.backends.template_abstract import write_abstract
+from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
 from kgsynth.generation.prompt import Prompt, read_yaml
@@ -43,6 +45,16 @@ class TemplateBackend(Backend):
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         rng = random.Random(seed)
         index = {c.id: i for i, c in enumerate(instance.concepts)}
+        if instance.motif == ABSTRACT_MOTIF:
+
+            def mention(cid: str) -> str:
+                return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
+
+            def fact(rel: InstanceRelation) -> str:
+                phrasing = rng.choice(self.lexicon.allowed(rel.type))
+                return context_line(phrasing.sentence(mention(rel.subject), mention(rel.object)), rng)
+
+            return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
         lines = [prompt.header] if prompt.header else []
         if instance.single_concept:
             return Draft(tagged="\n".join([*lines, mention_sentence(instance, rng)]))
