@@ -84,7 +84,7 @@ def train_biencoder(
             loss.backward()
             optimizer.step()
             steps += 1
-            loss_value = float(loss)
+            loss_value = loss.item()
             if on_step:
                 on_step(steps, total)
     model.eval()
