@@ -19,7 +19,7 @@ notes per minute and tokens per second. ``--llm-minutes`` bounds each LLM row's 
 each row actually has. ``--json`` prints one JSON object.
 
     python bench/quality.py --biored ../shared/data/biored/Train.PubTator --out /tmp/quality \
-        --llm-notes 300 --old-notes 100 --llm-minutes 45
+        --llm-notes 300 --old-notes 100 --llm-minutes 45 --old-minutes 30
 """
 
 from __future__ import annotations
@@ -126,47 +126,62 @@ def score(label: str, records: list[NoteRecord], store: MemoryStore, requested: 
 def run_generate(label: str, instances: list[MotifInstance], backend: Any, out: Path, n: int, minutes: float,
                  store: MemoryStore, chunk: int = 10) -> dict[str, Any]:
     """``generate`` in chunks until ``n`` notes or the time budget; resumes what ``out`` holds."""
-    began, seconds, tokens, rejected, done = time.perf_counter(), 0.0, 0, 0, 0
+    began, seconds, tokens, attempted, done = time.perf_counter(), 0.0, 0, 0, 0
     while done < n and time.perf_counter() - began < minutes * 60:
         done = min(n, done + chunk)
         run = generate(instances, backend, out, done, seed=7, extract=False, quiet=True)
         seconds += run.seconds
         tokens += run.completion_tokens
-        rejected += run.rejected
+        attempted += run.written + run.rejected
         print(f"  {label}: {done} jobs, {run.written} written / {run.rejected} rejected in {run.seconds:.0f} s",
               file=sys.stderr)
     records = read_notes(out)
     rejects = sum(1 for p in out.glob("rejects-*") for line in p.read_text().splitlines() if line.strip())
-    return score(label, records, store, done, rejects, seconds, tokens)
+    row = score(label, records, store, done, rejects, seconds, tokens)
+    # speed from this run's jobs only (earlier runs into the same folder were resumed, not rewritten)
+    row["notes_per_minute"] = round(60 * attempted / seconds, 2) if seconds else None
+    row["jobs_this_run"] = attempted
+    return row
 
 
 def run_old(instances: list[MotifInstance], backend: Any, n: int, minutes: float, store: MemoryStore,
             out: Path) -> dict[str, Any]:
-    """The old constraint: same model, prompts and seeds; notes kept as written (only torn tags are rejected)."""
+    """The old constraint: same model, prompts and seeds; notes kept as written (only torn tags are rejected).
+
+    Each job's outcome is appended to ``out/jobs.jsonl`` as it is written, so a re-run continues.
+    """
     from outlines.types import Regex
 
     settings = load_settings()
-    records, rejected, tokens, seconds = [], 0, 0, 0.0
-    began = time.perf_counter()
-    for job in range(n):
-        if time.perf_counter() - began > minutes * 60:
-            break
-        instance = instances[job % len(instances)]
-        prompt = build_prompt(instance, random.Random(job_seed(7, job)), settings, backend.lexicon)
-        regex = old_note_regex(instance)
-        gen = backend.generator(Regex(regex), regex)
-        head = prompt.header + "\n"
-        t = time.perf_counter()
-        output = backend._run(gen, backend.chat(prompt.text) + head, job_seed(7, job, 1), 512)
-        seconds += time.perf_counter() - t
-        tokens += backend.count_tokens(output)
-        try:
-            records.append(build_record(head + output, instance, backend.lexicon, backend="transformers-old"))
-        except TagError:
-            rejected += 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "notes.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records), encoding="utf-8")
-    return score("SmolLM2-135M, old constraint", records, store, len(records) + rejected, rejected, seconds, tokens)
+    journal = out / "jobs.jsonl"
+    done = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()] if journal.exists() else []
+    began = time.perf_counter()
+    with journal.open("a", encoding="utf-8") as fh:
+        for job in range(len(done), n):
+            if time.perf_counter() - began > minutes * 60:
+                break
+            instance = instances[job % len(instances)]
+            prompt = build_prompt(instance, random.Random(job_seed(7, job)), settings, backend.lexicon)
+            regex = old_note_regex(instance)
+            gen = backend.generator(Regex(regex), regex)
+            head = prompt.header + "\n"
+            t = time.perf_counter()
+            output = backend._run(gen, backend.chat(prompt.text) + head, job_seed(7, job, 1), 512)
+            row: dict[str, Any] = {"job": job, "seconds": time.perf_counter() - t,
+                                   "tokens": backend.count_tokens(output)}
+            try:
+                row["record"] = build_record(head + output, instance, backend.lexicon,
+                                             backend="transformers-old").model_dump(mode="json")
+            except TagError as exc:
+                row["rejected"] = str(exc)
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            done.append(row)
+    records = [NoteRecord.model_validate(r["record"]) for r in done if "record" in r]
+    rejected = sum("rejected" in r for r in done)
+    return score("SmolLM2-135M, old constraint", records, store, len(done), rejected,
+                 sum(r["seconds"] for r in done), sum(r["tokens"] for r in done))
 
 
 def fmt(value: object) -> str:
@@ -187,7 +202,10 @@ def main() -> None:
     parser.add_argument("--llm-notes", type=int, default=300)
     parser.add_argument("--old-notes", type=int, default=100)
     parser.add_argument("--llm-minutes", type=float, default=45.0, help="Writing-time budget of each LLM row.")
+    parser.add_argument("--old-minutes", type=float, default=None, help="Budget of the old-constraint row "
+                        "(default: --llm-minutes).")
     parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument("--skip-old", action="store_true", help="Leave out the old-constraint row.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -205,7 +223,9 @@ def main() -> None:
         backend = make_backend("transformers", max_words=8)
         rows.append(run_generate("SmolLM2-135M, relation-phrase constraint", instances, backend,
                                  args.out / "smollm2", args.llm_notes, args.llm_minutes, store))
-        rows.append(run_old(instances, backend, args.old_notes, args.llm_minutes, store, args.out / "smollm2-old"))
+        if not args.skip_old:
+            rows.append(run_old(instances, backend, args.old_notes, args.old_minutes or args.llm_minutes, store,
+                                args.out / "smollm2-old"))
     result = {"instances": n, "motifs": dict(motifs), "facts_by_type": dict(types), "rows": rows,
               "wall_s": round(time.perf_counter() - began, 1)}
     if args.json:
