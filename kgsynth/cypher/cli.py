@@ -19,8 +19,9 @@ class BalanceBy(StrEnum):
 
 
 def sample_command(
-    motif: Annotated[str, typer.Option("--motif", help="Builtin motif name (see `kgsynth motifs`) or a .yaml file.")],
     out_path: Annotated[Path, typer.Option("--out", help="Output JSONL of MotifInstance records.")],
+    motif: Annotated[str | None, typer.Option("--motif", help="Builtin motif name (see `kgsynth motifs`) or a "
+                                              ".yaml file.")] = None,
     n: Annotated[int, typer.Option("--n", help="Instances wanted.")] = 1000,
     balance: Annotated[BalanceBy, typer.Option("--balance", help="Stratify by anchor relation type, or not.")] = (
         BalanceBy.relation_type
@@ -32,6 +33,13 @@ def sample_command(
     scan_factor: Annotated[
         int, typer.Option("--scan-factor", help="Anchors read per wanted instance before a stratum counts as scarce.")
     ] = 20,
+    cover: Annotated[list[str] | None, typer.Option("--cover", help="Coverage mode: every concept of this slice "
+                                                    "gets --per-concept instances. group:G, prefix:P, subtree:ID, "
+                                                    "comma-joined conditions all hold; repeat for a union.")] = None,
+    per_concept: Annotated[int, typer.Option("--per-concept", min=1, help="With --cover: instances per "
+                                             "concept (at least).")] = 1,
+    relations_only: Annotated[bool, typer.Option("--relations-only", help="With --cover: no single-concept "
+                                                 "instances; concepts with too few facts are reported.")] = False,
     uri: Uri = None,
     username: Username = None,
     password: Password = None,
@@ -39,10 +47,15 @@ def sample_command(
     store: StorePath = None,
     json: Json = False,
 ) -> None:
-    """Sample motif instances balanced over relation types (and optionally entity groups)."""
+    """Sample motif instances balanced over relation types (and optionally entity groups), or cover a slice."""
     from kgsynth.cypher.motif import resolve_motif
     from kgsynth.cypher.sampling import sample
 
+    if cover:
+        _cover(cover, per_concept, relations_only, out_path, seed, uri, username, password, database, store, json)
+        return
+    if motif is None:
+        raise typer.BadParameter("give --motif (or --cover SLICE for coverage sampling)", param_hint="--motif")
     chosen = resolve_motif(motif)
     with store_from(uri, username, password, database, store) as graph, progress("instances", json) as bar:
         task = bar.add_task(f"sampling {chosen.name}", total=n, rate="")
@@ -82,6 +95,41 @@ def sample_command(
         if report.scarce:
             out.print("too scarce to fill: " + ", ".join(f"{k} (short {v})" for k, v in report.scarce.items()))
         out.print(f"{report.instances_per_s:,.0f} instances/s; written to {report.out}")
+
+    emit(report, json, render)
+
+
+def _cover(
+    cover: list[str], per_concept: int, relations_only: bool, out_path: Path, seed: int | None,
+    uri: str | None, username: str | None, password: str | None, database: str | None, store: Path | None,
+    json: bool,
+) -> None:
+    """``kgsynth sample --cover``: see :mod:`kgsynth.cypher.cover`."""
+    from kgsynth.cypher.cover import cover_sample, parse_slice
+
+    specs = [parse_slice(text) for text in cover]
+    with store_from(uri, username, password, database, store) as graph:
+        instances, report = cover_sample(graph, specs, per_concept=per_concept, seed=seed,
+                                         relations_only=relations_only)
+    write_lines_atomic(out_path, [i.model_dump_json() for i in instances])
+    report.out = str(out_path)
+
+    def render() -> None:
+        out.print(f"covered {report.covered:,} of {report.total:,} concepts of {' | '.join(report.slices)} "
+                  f"with >= {report.per_concept} instances each (seed {report.seed})")
+        out.print(f"{report.instances:,} instances: {report.relational_instances:,} relational "
+                  f"({report.with_relations:,} concepts with facts), {report.mention_instances:,} single-concept "
+                  f"({report.mention_only:,} concepts without facts, {report.topped_up:,} topped up)")
+        if report.uncoverable:
+            table = Table(title=f"uncoverable concepts ({sum(report.uncoverable_by_reason.values()):,})")
+            for col in ("id", "name", "group", "why"):
+                table.add_column(col)
+            for u in report.uncoverable[:50]:
+                table.add_row(u.id, u.name, u.group, u.reason)
+            out.print(table)
+        out.print(f"written to {report.out} in {report.seconds:.1f} s")
+
+    from rich.table import Table
 
     emit(report, json, render)
 

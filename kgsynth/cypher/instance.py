@@ -37,13 +37,23 @@ class InstanceRelation(BaseModel):
 
 
 class MotifInstance(BaseModel):
-    """One match of a motif in the graph; ``id`` is stable for the same facts."""
+    """One match of a motif in the graph; ``id`` is stable for the same facts.
+
+    A single-concept instance (motif ``mention``, from coverage sampling) has one
+    concept, no relation, and ``mention``: the name of it the note must use.
+    """
 
     id: str = ""
     motif: str
     stratum: str = ""
     concepts: list[InstanceConcept]
     relations: list[InstanceRelation]
+    mention: str = ""
+
+    @property
+    def single_concept(self) -> bool:
+        """One concept and no relation: the note only has to name it (``mention``)."""
+        return not self.relations and len(self.concepts) == 1
 
     def model_post_init(self, _context: object) -> None:
         if not self.id:

@@ -48,10 +48,17 @@ def evaluate_command(
     per_type: Annotated[bool, typer.Option("--per-type", help="Show a row per entity/relation type.")] = False,
     json: Json = False,
 ) -> None:
-    """Score predicted entities and relations against gold (P/R/F1, micro/macro, bootstrap CIs)."""
+    """Score predicted entities and relations against gold (P/R/F1, micro/macro, bootstrap CIs).
+
+    With ``kgsynth link`` predictions as --pred: entity-linking Recall@1 and Recall@5 by mention."""
     from kgsynth.errors import ConfigError
     from kgsynth.evaluation.metrics import evaluate
     from kgsynth.evaluation.readers import read_records
+    from kgsynth.linking.mentions import is_link_predictions
+
+    if is_link_predictions(pred):
+        _evaluate_links(gold, pred, bootstrap, seed, json)
+        return
 
     if relation_level not in ("auto", "mention", "concept"):
         raise ConfigError(f"--relation-level must be auto, mention or concept, not {relation_level!r}")
@@ -68,6 +75,28 @@ def evaluate_command(
         out.print(_scores_table("Entities", report.entity, per_type))
         out.print(_scores_table("Relations", report.relation, per_type))
         _print_issues(report.issues)
+
+    emit(report, json, render)
+
+
+def _evaluate_links(gold: Path, pred: Path, bootstrap: int, seed: int, json: bool) -> None:
+    """Recall@1/@5 of ``kgsynth link`` predictions, micro and per type, with bootstrap intervals."""
+    from kgsynth.evaluation.linking import link_scores
+    from kgsynth.linking.mentions import read_mentions, read_predictions
+
+    report = link_scores(read_mentions(gold), read_predictions(pred), bootstrap_samples=bootstrap, seed=seed)
+
+    def render() -> None:
+        table = Table(title=f"Entity linking: {report.scored:,} gold mentions with ids "
+                            f"({report.without_gold_id} without, {report.without_prediction} unpredicted)")
+        for col in ("metric", "type", "recall", "95% CI", "hits", "mentions"):
+            table.add_column(col, justify="left" if col in ("metric", "type") else "right")
+        for metric, scores in report.at.items():
+            for label, s in (("micro", scores.micro), *scores.per_type.items()):
+                ci = f"{_fmt(s.ci.low)}–{_fmt(s.ci.high)}" if s.ci else "—"
+                table.add_row(metric if label == "micro" else "", label, _fmt(s.recall), ci, str(s.hits),
+                              str(s.mentions))
+        out.print(table)
 
     emit(report, json, render)
 

@@ -105,6 +105,10 @@ def validate(record: NoteRecord) -> list[str]:
             crowded = [c for c, k in per_concept.items() if k > MAX_MENTIONS_PER_LINE]
             if crowded:
                 problems.append(f"line {i + 1} names {crowded[0]} {per_concept[crowded[0]]} times")
+    if instance and instance.single_concept:
+        from kgsynth.generation.mention import mention_problems
+
+        problems += mention_problems(record, instance)
     if not record.text.strip():
         problems.append("empty text")
     return problems

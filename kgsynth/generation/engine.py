@@ -80,8 +80,9 @@ def read_instances(path: Path) -> list[MotifInstance]:
             raise InputError(f"{path}:{number}: not a motif instance: {exc.errors()[0]['msg']}") from exc
         ids = {c.id for c in instance.concepts}
         missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
-        if missing or not instance.relations:
-            why = f"relation endpoint {missing[0]} is not among its concepts" if missing else "it has no relation"
+        if missing or not (instance.relations or instance.single_concept):
+            why = (f"relation endpoint {missing[0]} is not among its concepts" if missing
+                   else "it has no relation (and is not a single-concept instance: one concept, no relation)")
             raise InputError(f"{path}:{number}: instance {instance.id}: {why}")
         instances.append(instance)
     if not instances:
@@ -182,7 +183,7 @@ async def run_job(
         draft, record = max(sound, key=lambda m: -math.inf if m[0].mean_logprob is None else m[0].mean_logprob)
         if k > 1:
             record.decoding["best_of"] = k
-        if extract and record.entities:
+        if extract and record.entities and not instance.single_concept:
             found = await backend.aextract(record.text, record.entities, record.note_type,
                                            int(record.decoding["seed"]))
             outcome.prompt_tokens += found.prompt_tokens

@@ -54,6 +54,10 @@ def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: li
 
 def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> str:
     """The constraint: one line per fact, each stating it with its phrase, with words beside it."""
+    if instance.single_concept:
+        from kgsynth.generation.mention import mention_regex
+
+        return mention_regex(instance, max_words)
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
     lines = []
@@ -65,6 +69,10 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
 
 def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> int:
     """Upper bound on the length of any text :func:`note_regex` admits (sizes token budgets)."""
+    if instance.single_concept:
+        from kgsynth.generation.mention import max_mention_chars
+
+        return max_mention_chars(instance, max_words)
 
     def longest_tag(concept_id: str) -> int:
         index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)

@@ -152,6 +152,10 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
     note_type = _weighted(rng, fitting_note_types(weights, groups))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
+    if instance.single_concept:  # coverage sampling's one-concept instances: their own prompt
+        from kgsynth.generation.mention import mention_prompt
+
+        return mention_prompt(instance, note_type, demographics, example)
     facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
     cores = [tagged_example(instance, i, rng, lexicon) for i in range(len(instance.relations))]
     concepts = [

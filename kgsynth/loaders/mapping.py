@@ -141,10 +141,15 @@ _HPOA = _rows("HPOA", ("P", "HAS_PHENOTYPE", False, "aspect P: phenotypic abnorm
               ("M", "HAS_PHENOTYPE", False, "aspect M: modifier"),
               ("H", "HAS_PHENOTYPE", False, "aspect H: past medical history"))
 
+#: MeSH (child <label> parent): tree numbers and supplementary concepts' headings.
+_MESH = _rows("MESH", ("tree", "IS_A", False, "tree number under its parent tree number (C04.557 under C04)"),
+              ("heading_mapped_to", "IS_A", False, "supplementary concept indexed under a descriptor; for a "
+               "drug combination, each component"))
+
 #: Cross-references between vocabularies (concept xref: other id).
 _XREF = _rows("XREF", ("xref", "SAME_AS", False, "database cross-reference to an identity namespace"))
 
-MAPPINGS: tuple[LabelMapping, ...] = (*_RELA, *_REL, *_SNOMED, *_BIORED, *_BC5CDR, *_OBO, *_HPOA, *_XREF)
+MAPPINGS: tuple[LabelMapping, ...] = (*_RELA, *_REL, *_SNOMED, *_BIORED, *_BC5CDR, *_OBO, *_HPOA, *_MESH, *_XREF)
 _INDEX: dict[tuple[str, str], LabelMapping] = {(m.scheme, m.label.lower()): m for m in MAPPINGS}
 
 

@@ -24,6 +24,7 @@ from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, join_fact, json_words_pattern
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.mention import mention_schema, tagged_mention_from_json
 from kgsynth.generation.prompt import Prompt, render
 from kgsynth.generation.record import Entity
 from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
@@ -86,8 +87,11 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     ``first``/``second`` are the fact's two concepts in an order one of its phrasings allows
     and ``phrase`` an enum of the phrasings for that order, so every fact sentence states its
     relation; ``before``/``after`` are plain-word runs (:mod:`kgsynth.generation.grammar`),
-    ``after`` never empty so no line is only mentions and phrase.
+    ``after`` never empty so no line is only mentions and phrase. A single-concept instance
+    has its own schema (:func:`kgsynth.generation.mention.mention_schema`).
     """
+    if instance.single_concept:
+        return mention_schema(instance, max_words)
     before = {"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)}
     after = {"type": "string", "pattern": json_words_pattern(max_words)}
     facts = {}
@@ -109,6 +113,8 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
 
 def tagged_from_json(raw: str, instance: MotifInstance) -> str:
     """Join the JSON pieces into tagged text; raises :class:`TagError` when they do not fit."""
+    if instance.single_concept:
+        return tagged_mention_from_json(raw)
     try:
         data = json.loads(raw)
         lines = []
@@ -200,7 +206,10 @@ class OpenAIBackend(Backend):
         raise AssertionError("unreachable")
 
     async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
-        text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
+        if instance.single_concept:
+            text = prompt.text + "\n\n" + render("json_mention.j2")
+        else:
+            text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
         raw, p, c = await self._complete(text, "note", note_schema(instance, self.lexicon, self.max_words), seed)
         head = prompt.header + "\n" if prompt.header else ""
         return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,

@@ -16,6 +16,7 @@ from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.backends.template_abstract import write_abstract
 from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.mention import mention_sentence
 from kgsynth.generation.prompt import Prompt, read_yaml
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import surfaces, tag
@@ -55,6 +56,8 @@ class TemplateBackend(Backend):
 
             return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
         lines = [prompt.header] if prompt.header else []
+        if instance.single_concept:
+            return Draft(tagged="\n".join([*lines, mention_sentence(instance, rng)]))
         for rel in instance.relations:
             phrasing = rng.choice(self.lexicon.allowed(rel.type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])

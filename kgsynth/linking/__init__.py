@@ -1,0 +1,1 @@
+"""Entity linking to KB ids: mentions in, ranked concept ids of the mention's semantic group out."""

@@ -1,0 +1,95 @@
+"""Mentions to link, read from any annotated file ``kgsynth evaluate`` reads, and the predictions file.
+
+A mention keeps its document, span, text, semantic group and gold ids (empty when the
+source has none, e.g. BC5CDR's ``-1``), plus a window of context. A span that does not
+lie inside its text, or whose text differs from what the span covers, is a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from kgsynth.atomic import write_lines_atomic
+from kgsynth.errors import InputError
+from kgsynth.evaluation.convert import concept_ids
+from kgsynth.evaluation.readers import read_records
+from kgsynth.generation.record import NoteRecord
+
+
+class LinkMention(BaseModel):
+    doc: str
+    start: int
+    end: int
+    text: str
+    group: str
+    gold: list[str] = Field(default_factory=list)
+    context: str = ""
+
+
+class LinkPrediction(LinkMention):
+    """A mention with the linker's ranked concept ids (best first)."""
+
+    candidates: list[str] = Field(default_factory=list)
+
+
+def context_of(text: str, start: int, end: int, chars: int = 100) -> str:
+    """The mention with up to ``chars`` characters either side, cut at spaces."""
+    left = text[max(0, start - chars):start]
+    right = text[end:end + chars]
+    left = left.split(" ", 1)[1] if " " in left and start - chars > 0 else left
+    right = right.rsplit(" ", 1)[0] if " " in right and end + chars < len(text) else right
+    return " ".join(f"{left}{text[start:end]}{right}".split())
+
+
+def mentions_of(records: Iterable[NoteRecord], source: str = "") -> list[LinkMention]:
+    """Every entity of ``records`` as a mention; a span outside its text raises :class:`InputError`."""
+    out = []
+    for record in records:
+        problems = record.span_errors()
+        if problems:
+            raise InputError(f"{source or 'input'}: document {record.id}: {problems[0]}")
+        for e in record.entities:
+            out.append(LinkMention(doc=record.id, start=e.start, end=e.end, text=e.text, group=e.type,
+                                   gold=[c for c in concept_ids(e) if not c.endswith(":-1")],
+                                   context=context_of(record.text, e.start, e.end)))
+    return out
+
+
+def read_mentions(path: Path) -> list[LinkMention]:
+    """Mentions of a PubTator / BioC / NoteRecord JSONL file."""
+    return mentions_of(read_records(path).records, str(path))
+
+
+def write_predictions(path: Path, predictions: list[LinkPrediction]) -> None:
+    write_lines_atomic(path, [p.model_dump_json() for p in predictions])
+
+
+def read_predictions(path: Path) -> list[LinkPrediction]:
+    """Predictions written by ``kgsynth link``; a bad line names file and line."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(LinkPrediction.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise InputError(f"{path}, line {number}: not a link prediction ({str(exc)[:120]})") from exc
+    if not out:
+        raise InputError(f"{path}: no predictions")
+    return out
+
+
+def is_link_predictions(path: Path) -> bool:
+    """True for a ``kgsynth link`` output (a JSONL whose first object has ``candidates``)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = json.loads(handle.readline() or "null")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(first, dict) and "candidates" in first

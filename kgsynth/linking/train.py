@@ -1,0 +1,102 @@
+"""Contrastive fine-tuning of the bi-encoder on (mention in context, concept name) pairs.
+
+Pairs come from any annotated notes (kgsynth notes, or a corpus's train split): each
+entity whose concept is in the name index gives ``(query_text(mention), preferred name)``.
+The loss is InfoNCE with in-batch negatives (other pairs' names in the batch; a name of
+the same concept elsewhere in the batch is not counted as a negative), one thread.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from kgsynth.errors import InputError
+from kgsynth.generation.record import NoteRecord
+from kgsynth.linking.kb import NameIndex
+from kgsynth.linking.linkers import load_encoder, query_text
+from kgsynth.linking.mentions import mentions_of
+
+
+class TrainReport(BaseModel):
+    pairs: int
+    skipped_unknown_concept: int
+    epochs: int
+    steps: int
+    final_loss: float
+    seconds: float
+    out: str
+
+
+def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
+                   with_context: bool) -> tuple[list[tuple[str, str, str]], int]:
+    """``(query, name, concept id)`` per mention whose (first) gold id is in its group's index."""
+    pairs, unknown = [], 0
+    for mention in mentions_of(records):
+        index = indexes.get(mention.group)
+        gold = next((g for g in mention.gold if index is not None and g in index.preferred), None)
+        if gold is None:
+            unknown += 1
+            continue
+        pairs.append((query_text(mention, with_context), index.preferred[gold], gold))
+    return pairs, unknown
+
+
+def train_biencoder(
+    records: list[NoteRecord], indexes: dict[str, NameIndex], out: Path, *, epochs: int = 1, batch_size: int = 32,
+    lr: float = 3e-5, temperature: float = 0.05, seed: int = 0, with_context: bool = False,
+    base: Path | str | None = None, max_pairs: int | None = None, on_step: Callable[[int, int], None] | None = None,
+) -> TrainReport:
+    """Fine-tune MiniLM (or ``base``) on the pairs of ``records``; the model is saved to ``out``."""
+    import torch
+
+    began = time.perf_counter()
+    pairs, unknown = training_pairs(records, indexes, with_context)
+    if not pairs:
+        raise InputError("no training pairs: no mention has a gold id among the index's concepts")
+    rng = random.Random(seed)
+    rng.shuffle(pairs)
+    pairs = pairs[:max_pairs] if max_pairs else pairs
+    torch.manual_seed(seed)
+    model = load_encoder(base)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    steps, loss_value = 0, float("nan")
+    total = epochs * ((len(pairs) + batch_size - 1) // batch_size)
+    for _ in range(epochs):
+        rng.shuffle(pairs)
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start:start + batch_size]
+            if len(batch) < 2:
+                continue
+            queries = _embed(model, [q for q, _, _ in batch])
+            names = _embed(model, [n for _, n, _ in batch])
+            logits = queries @ names.T / temperature
+            ids = [c for _, _, c in batch]
+            same = torch.tensor([[a == b and i != j for j, b in enumerate(ids)] for i, a in enumerate(ids)])
+            logits = logits.masked_fill(same, float("-inf"))
+            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            loss_value = loss.item()
+            if on_step:
+                on_step(steps, total)
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    return TrainReport(pairs=len(pairs), skipped_unknown_concept=unknown, epochs=epochs, steps=steps,
+                       final_loss=round(loss_value, 4), seconds=round(time.perf_counter() - began, 1), out=str(out))
+
+
+def _embed(model, texts: list[str]):  # noqa: ANN001, ANN202
+    import torch
+
+    features = model.tokenize(texts)
+    embeddings = model(features)["sentence_embedding"]
+    return torch.nn.functional.normalize(embeddings, dim=-1)

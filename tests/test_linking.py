@@ -1,0 +1,178 @@
+"""Entity linking on a tiny KB: linkers, constrained decoding, errors, Recall@k and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgsynth.cli import app
+from kgsynth.errors import ConfigError, InputError
+from kgsynth.evaluation.linking import link_scores
+from kgsynth.generation.record import Entity, NoteRecord
+from kgsynth.graph.memory import MemoryStore
+from kgsynth.graph.model import Concept
+from kgsynth.linking.generative import GenerativeLinker, TokenTrie, trie_timing
+from kgsynth.linking.kb import build_index, normalize
+from kgsynth.linking.linkers import BiEncoderLinker, DictionaryLinker
+from kgsynth.linking.mentions import LinkMention, LinkPrediction, mentions_of
+from tests.test_backends import tiny_model  # noqa: F401 - the fixture, shared
+
+CONCEPTS = [
+    Concept(id="MESH:D001943", name="Breast Neoplasms", synonyms=["Breast Cancer", "Neoplasms, Breast"],
+            group="Disease"),
+    Concept(id="MESH:D006973", name="Hypertension", synonyms=["High Blood Pressure"], group="Disease"),
+    Concept(id="MESH:D003920", name="Diabetes Mellitus", group="Disease"),
+    Concept(id="MESH:D000082", name="Acetaminophen", synonyms=["Paracetamol"], group="Chemical"),
+    Concept(id="MESH:D008687", name="Metformin", group="Chemical"),
+    Concept(id="HP:0002315", name="Headache", group="Phenotype"),
+]
+
+TEXT = "Paracetamol was given. She had breast cancer and high-blood pressure."
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> MemoryStore:
+    store = MemoryStore(tmp_path / "kb.json.gz")
+    store.upsert_concepts(CONCEPTS)
+    store.checkpoint()
+    return store
+
+
+def mention(text: str, group: str, gold: str = "", doc: str = "d1", start: int = 0) -> LinkMention:
+    return LinkMention(doc=doc, start=start, end=start + len(text), text=text, group=group,
+                       gold=[gold] if gold else [], context=text)
+
+
+def test_index_and_dictionary_linker(kb: MemoryStore):
+    index = build_index(kb, "Disease")
+    assert index.concepts == 3 and "Neoplasms, Breast" not in index.names  # inversion with a plain twin
+    assert normalize("High-Blood  Pressure") == "high blood pressure"
+    linker = DictionaryLinker({"Disease": index, "Chemical": build_index(kb, "Chemical")})
+    ranked = linker.rank([mention("breast cancer", "Disease"), mention("high-blood pressure", "Disease"),
+                          mention("PARACETAMOL", "Chemical"), mention("aspirin", "Chemical")])
+    assert ranked == [["MESH:D001943"], ["MESH:D006973"], ["MESH:D000082"], []]
+
+
+def test_unknown_group_empty_kb_and_unindexed_mentions_are_clear_errors(kb: MemoryStore, tmp_path: Path):
+    with pytest.raises(ConfigError, match="unknown semantic group 'Drug'"):
+        build_index(kb, "Drug")
+    with pytest.raises(ConfigError, match="no named Gene concepts"):
+        build_index(kb, "Gene")
+    with pytest.raises(ConfigError, match="no named Disease concepts with ids starting 'UMLS:'"):
+        build_index(kb, "Disease", prefix="UMLS:")
+    with pytest.raises(ConfigError, match="no name index"):
+        DictionaryLinker({})
+    linker = DictionaryLinker({"Disease": build_index(kb, "Disease")})
+    with pytest.raises(ConfigError, match="group 'Chemical', which has no index"):
+        linker.rank([mention("paracetamol", "Chemical")])
+    outside = NoteRecord(id="doc9", text="short", entities=[
+        Entity(id="T1", start=2, end=40, text="hort and more", type="Disease", concept_id="MESH:D1")])
+    with pytest.raises(InputError, match="document doc9: .*does not give"):
+        mentions_of([outside])
+
+
+@pytest.mark.slow
+def test_biencoder_ranks_only_ids_of_the_group(kb: MemoryStore):
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+    linker = BiEncoderLinker(indexes)
+    ranked = linker.rank([mention("mammary carcinoma", "Disease"), mention("elevated blood pressure", "Disease"),
+                          mention("metformin hydrochloride", "Chemical")], k=5)
+    assert ranked[0][0] == "MESH:D001943" and ranked[1][0] == "MESH:D006973" and ranked[2][0] == "MESH:D008687"
+    assert sorted(ranked[0]) == sorted(indexes["Disease"].preferred)  # k=5 > 3 concepts: all, each once
+    assert set(ranked[2]) <= set(indexes["Chemical"].preferred)
+
+
+def test_token_trie_and_timing():
+    trie = TokenTrie([[1, 2, 9], [1, 3, 9], [4, 9], [1, 2, 9]])
+    assert sorted(trie.allowed(0)) == [1, 4]
+    node = trie.children[trie.children[0][1]][2]
+    assert trie.allowed(node) == [9] and trie.names[trie.children[node][9]] == [0, 3]
+
+
+@pytest.mark.slow
+def test_generative_linker_constrained_output_is_always_a_valid_id(kb: MemoryStore, tiny_model):  # noqa: F811
+    model, tokenizer = tiny_model  # random weights: any output is possible, only the constraint holds
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+    linker = GenerativeLinker(indexes, model=model, tokenizer=tokenizer, constrained=True)
+    mentions = [mention(t, g) for t, g in (("tumour of the breast", "Disease"), ("BP", "Disease"),
+                                           ("tylenol", "Chemical"), ("xyz", "Chemical"))]
+    ranked = linker.rank(mentions, k=3)
+    for m, ids in zip(mentions, ranked, strict=True):
+        assert 1 <= len(ids) <= 3 and len(set(ids)) == len(ids)
+        assert set(ids) <= set(indexes[m.group].preferred)
+    free = GenerativeLinker(indexes, model=model, tokenizer=tokenizer, constrained=False, max_new_tokens=4)
+    for ids in free.rank(mentions, k=3):
+        assert len(ids) <= 1 and set(ids) <= set(indexes["Disease"].preferred) | set(indexes["Chemical"].preferred)
+    timing = trie_timing(tokenizer, indexes["Disease"].names, vocab=len(tokenizer), steps=5)
+    assert timing["names"] == len(indexes["Disease"]) and timing["trie_nodes"] > timing["names"]
+
+
+def test_recall_at_k_against_hand_computed_cases():
+    gold = [mention("a", "Disease", "MESH:D1", doc="d1", start=0),       # hit@1
+            mention("b", "Disease", "MESH:D2", doc="d1", start=5),       # hit@5 only (3rd)
+            mention("c", "Chemical", "MESH:C1", doc="d2", start=0),      # miss
+            mention("d", "Chemical", "MESH:C2", doc="d2", start=9),      # no prediction: miss
+            mention("e", "Chemical", "", doc="d2", start=20),            # no gold id: not scored
+            LinkMention(doc="d3", start=0, end=1, text="f", group="Disease", gold=["MESH:D3", "MESH:D4"])]  # hit@1
+    preds = [LinkPrediction(**gold[0].model_dump(), candidates=["MESH:D1", "MESH:D9"]),
+             LinkPrediction(**gold[1].model_dump(), candidates=["MESH:D8", "MESH:D9", "MESH:D2"]),
+             LinkPrediction(**gold[2].model_dump(), candidates=["MESH:C9"]),
+             LinkPrediction(**gold[4].model_dump(), candidates=["MESH:C2"]),
+             LinkPrediction(**gold[5].model_dump(), candidates=["MESH:D4"]),
+             LinkPrediction(doc="d9", start=0, end=1, text="z", group="Disease", candidates=["MESH:D1"])]
+    report = link_scores(gold, preds, bootstrap_samples=200, seed=1)
+    assert (report.scored, report.without_gold_id, report.without_prediction, report.predictions_not_in_gold) == (
+        5, 1, 1, 1)
+    r1, r5 = report.at["recall@1"], report.at["recall@5"]
+    assert (r1.micro.hits, r1.micro.mentions, r1.micro.recall) == (2, 5, 0.4)
+    assert (r5.micro.hits, r5.micro.recall) == (3, 0.6)
+    assert r1.per_type["Disease"].recall == round(2 / 3, 4) and r1.per_type["Chemical"].recall == 0.0
+    assert r5.per_type["Disease"].recall == 1.0
+    assert r1.micro.ci.low <= 0.4 <= r1.micro.ci.high
+    assert report.answered == 0.8
+
+
+def test_cli_link_and_evaluate(kb: MemoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    gold = tmp_path / "gold.pubtator"
+    start = TEXT.index("breast cancer")
+    bp = TEXT.index("high-blood pressure")
+    gold.write_text(f"1|t|{TEXT}\n1|a|\n1\t0\t11\tParacetamol\tChemical\tD000082\n"
+                    f"1\t{start}\t{start + 13}\tbreast cancer\tDisease\tD001943\n"
+                    f"1\t{bp}\t{bp + 19}\thigh-blood pressure\tDisease\tD003920\n\n")
+    pred = tmp_path / "pred.jsonl"
+    result = CliRunner().invoke(app, ["link", str(gold), "--linker", "dictionary", "--out", str(pred),
+                                      "--store", str(kb.path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["answered"] == 3
+    result = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--pred", str(pred), "--json",
+                                      "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["at"]["recall@1"]["micro"]["recall"] == round(2 / 3, 4)  # the gold says D003920 for "bp"
+    assert report["at"]["recall@1"]["per_type"]["Chemical"]["recall"] == 1.0
+    result = CliRunner().invoke(app, ["link", str(gold), "--group", "Gene", "--out", str(pred),
+                                      "--store", str(kb.path)])
+    assert result.exit_code != 0 and "no named Gene concepts" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
+    from kgsynth.linking.train import train_biencoder, training_pairs
+
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+    notes = [NoteRecord(id=f"n{i}", text=f"She took {name} daily.", entities=[
+        Entity(id="T1", start=9, end=9 + len(name), text=name, type=group, concept_id=cid)])
+        for i, (name, group, cid) in enumerate([("tylenol", "Chemical", "MESH:D000082"),
+                                                ("mammary cancer", "Disease", "MESH:D001943"),
+                                                ("glucophage", "Chemical", "MESH:D008687"),
+                                                ("aspirin", "Chemical", "MESH:D001241")])]
+    pairs, unknown = training_pairs(notes, indexes, with_context=False)
+    assert unknown == 1 and pairs[0] == ("tylenol", "Acetaminophen", "MESH:D000082")
+    report = train_biencoder(notes * 4, indexes, tmp_path / "model", batch_size=4, epochs=2, lr=1e-4)
+    assert report.pairs == 12 and report.steps == 6 and (tmp_path / "model" / "config.json").is_file()
+    linker = BiEncoderLinker(indexes, model=tmp_path / "model")
+    assert linker.rank([mention("tylenol", "Chemical")], k=1) == [["MESH:D000082"]]

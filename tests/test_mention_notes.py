@@ -1,0 +1,128 @@
+"""Notes from single-concept (mention) instances in every backend: the concept named, as asked, in prose."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from kgsynth.cypher.cover import mention_instance
+from kgsynth.cypher.instance import InstanceConcept, MotifInstance
+from kgsynth.errors import InputError
+from kgsynth.generation.annotate import build_record, validate
+from kgsynth.generation.backends import make_backend
+from kgsynth.generation.engine import generate, read_instances, read_notes
+from kgsynth.generation.grammar import max_note_chars, note_regex
+from kgsynth.generation.lexicon import load_lexicon
+from kgsynth.generation.mention import mention_regex
+from kgsynth.generation.prompt import build_prompt, load_settings
+from kgsynth.generation.tags import strip_tags
+from tests.test_backends import tiny_model  # noqa: F401 - the fixture, shared
+
+NODES = [
+    ["MESH:D009369", "Neoplasms", "Disease", ["Tumors", "Cancer"], []],
+    ["MESH:D000082", "Acetaminophen", "Chemical", ["Paracetamol"], []],
+    ["MESH:D001940", "Breast", "Anatomy", [], []],
+]
+
+
+def mentions() -> list[MotifInstance]:
+    return [mention_instance(NODES[0], "Tumors", 0), mention_instance(NODES[0], "Cancer", 1),
+            mention_instance(NODES[1], "Paracetamol", 0), mention_instance(NODES[2], "Breast", 0)]
+
+
+def test_template_backend_names_the_concept_by_its_mention(tmp_path: Path):
+    instances = mentions()
+    report = generate(instances, make_backend("template"), tmp_path / "notes", 8, seed=3, quiet=True)
+    assert (report.written, report.rejected) == (8, 0), report.reject_reasons
+    for record in read_notes(tmp_path / "notes"):
+        assert validate(record) == []
+        instance = record.instance
+        (concept,) = instance.concepts
+        assert record.relations == [] and record.extracted_relations == []
+        assert [(e.text, e.concept_id, e.type) for e in record.entities] == [
+            (instance.mention, concept.id, concept.group)]
+        entity = record.entities[0]
+        assert record.text[entity.start:entity.end] == instance.mention
+        tagged = record.text.splitlines()[-1].replace(instance.mention, f"[[{instance.mention}|C1]]", 1)
+        assert re.fullmatch(mention_regex(instance), tagged)  # the template obeys the LLMs' constraint
+
+
+def test_prompt_of_a_mention_instance():
+    instance = mentions()[2]
+    prompt = build_prompt(instance, random.Random(1), load_settings())
+    assert prompt.facts == []
+    assert '"Paracetamol"' in prompt.text and "[[Paracetamol|C1]]" in prompt.text
+    assert "one sentence per fact" not in prompt.text
+
+
+def test_constraint_admits_only_the_mention_once():
+    instance = mentions()[0]
+    lexicon = load_lexicon()
+    regex = re.compile(note_regex(instance, lexicon, max_words=6))
+    assert regex.fullmatch("The patient was evaluated for [[Tumors|C1]] of the skin.")
+    assert regex.fullmatch("[[Tumors|C1]] were excluded.")
+    assert not regex.fullmatch("[[Tumors|C1]].")  # a bare name is no context
+    assert not regex.fullmatch("The patient was evaluated for [[Neoplasms|C1]].")  # another name than asked
+    assert not regex.fullmatch("The patient has no findings.")  # the concept is not named
+    assert not regex.fullmatch("[[Tumors|C1]] and [[Tumors|C1]].")
+    assert not regex.fullmatch("History of[[Tumors|C1]].")  # glued to a word
+    assert not regex.fullmatch("A\n[[Tumors|C1]].")
+    assert not regex.fullmatch("See http://x.org on [[Tumors|C1]].")  # only clean words
+    longest = " ".join(["Abcdefghijklmnop"] * 6) + ": [[Tumors|C1]], " + " ".join(["abcdefghijklmnop"] * 6) + "."
+    assert regex.fullmatch(longest) and len(longest) <= max_note_chars(instance, lexicon, 6)
+
+
+def test_unknown_mention_falls_back_to_the_preferred_name():
+    instance = mentions()[0].model_copy(update={"mention": "Not A Name"})
+    assert re.fullmatch(note_regex(instance, load_lexicon()), "History of [[Neoplasms|C1]].")
+
+
+def test_openai_mention_schema_joins_to_a_sound_tag():
+    from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
+
+    instance = mentions()[2]
+    schema = note_schema(instance, load_lexicon(), max_words=5)
+    assert schema["required"] == ["before", "mention", "after"] and schema["additionalProperties"] is False
+    assert schema["properties"]["mention"]["properties"]["name"]["enum"] == ["Paracetamol"]
+    answer = {"before": "She took", "mention": {"concept": "C1", "name": "Paracetamol"}, "after": "for pain"}
+    for key, pattern in (("before", schema["properties"]["before"]["pattern"]),
+                         ("after", schema["properties"]["after"]["pattern"])):
+        assert re.fullmatch(pattern, answer[key])
+    stripped = strip_tags(tagged_from_json(json.dumps(answer), instance), instance)
+    assert stripped.text == "She took Paracetamol for pain."
+    assert [(e.text, e.concept_id) for e in stripped.entities] == [("Paracetamol", "MESH:D000082")]
+    record = build_record(tagged_from_json(json.dumps(answer), instance), instance)
+    assert validate(record) == []
+
+
+def test_a_note_without_the_mention_is_rejected():
+    instance = mentions()[0]
+    record = build_record("History of [[Neoplasms|C1]].", instance)
+    assert validate(record) == ["MESH:D009369 is not mentioned as 'Tumors'"]
+
+
+def test_read_instances_accepts_single_concept_only(tmp_path: Path):
+    path = tmp_path / "i.jsonl"
+    path.write_text("".join(i.model_dump_json() + "\n" for i in mentions()))
+    assert [i.motif for i in read_instances(path)] == ["mention"] * 4
+    two = MotifInstance(motif="x", concepts=[InstanceConcept(slot="a", id="A:1", name="a", group="Other"),
+                                             InstanceConcept(slot="b", id="B:1", name="b", group="Other")],
+                        relations=[])
+    path.write_text(two.model_dump_json() + "\n")
+    with pytest.raises(InputError, match="i.jsonl:1: .*has no relation"):
+        read_instances(path)
+
+
+@pytest.mark.slow
+def test_transformers_constraint_names_the_mention(tmp_path: Path, tiny_model):  # noqa: F811
+    model, tokenizer = tiny_model
+    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_words=4)
+    report = generate(mentions()[:2], backend, tmp_path / "notes", 2, seed=2, max_attempts=1, quiet=True)
+    assert (report.written, report.rejected) == (2, 0), report.reject_reasons
+    for record in read_notes(tmp_path / "notes"):
+        assert validate(record) == []
+        assert record.instance.mention in [e.text for e in record.entities]
