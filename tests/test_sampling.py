@@ -147,7 +147,7 @@ def test_cli_sample_writes_jsonl_and_one_json_report(tmp_path: Path, monkeypatch
     again = runner.invoke(app, [*args, "--json"])
     assert out.read_text().splitlines() == lines and again.exit_code == 0
     bad = runner.invoke(app, ["sample", "--motif", "nope", "--n", "1", "--out", str(out), "--store", str(store)])
-    assert bad.exit_code != 0 and "unknown motif" in str(bad.exception)
+    assert bad.exit_code != 0 and "unknown motif" in bad.stderr
 
 
 def test_custom_yaml_motif_from_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from kgsynth.errors import ConfigError
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, check_group, check_relation_type
+from kgsynth.inputs import load_yaml
 
 Shape = Literal["edge", "path", "star", "triangle", "bundle"]
 
@@ -186,11 +187,7 @@ def parse_motif(data: object, origin: str) -> Motif:
 
 def load_motif_file(path: Path) -> Motif:
     """A motif from a YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read motif file {path}: {exc}") from exc
-    return parse_motif(data, str(path))
+    return parse_motif(load_yaml(path, ConfigError), str(path))
 
 
 def builtin_motifs() -> dict[str, Motif]:

@@ -102,7 +102,11 @@ def export_command(
 
     if not notes.is_dir():
         raise InputError(f"{notes}: not a dataset folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder for the exported files")
     records = read_notes(notes)
+    if not records:
+        raise InputError(f"{notes}: no notes (notes-*.jsonl shards) in this dataset folder")
     paths = export(records, out, [f.value for f in (formats or list(ExportFormat))])
     emit({"notes": len(records), "exports": paths}, json)
 

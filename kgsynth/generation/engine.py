@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kgsynth import inputs
 from kgsynth.atomic import write_text_atomic
 from kgsynth.console import progress
 from kgsynth.cypher.instance import MotifInstance
@@ -27,7 +28,7 @@ from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends.base import Backend
 from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
-from kgsynth.generation.shards import ShardWriter, iter_lines
+from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
 from kgsynth.generation.tags import TagError
 
 NOTES = "notes"
@@ -57,17 +58,19 @@ class RunReport(BaseModel):
 def read_instances(path: Path) -> list[MotifInstance]:
     """Motif instances from JSONL; a bad line raises :class:`InputError` naming file and line."""
     instances = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read instances: {exc}") from exc
-    for number, line in enumerate(lines, 1):
+    seen: dict[str, int] = {}
+    for number, line, _cut in inputs.iter_lines(path):
         if not line.strip():
             continue
         try:
             instance = MotifInstance.model_validate_json(line)
         except ValidationError as exc:
-            raise InputError(f"{path}:{number}: not a motif instance: {exc.errors()[0]['msg']}") from exc
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            raise InputError(f"{path}:{number}: not a motif instance: {where}: {first['msg']}") from None
+        if instance.id in seen:
+            raise InputError(f"{path}:{number}: instance {instance.id} repeats line {seen[instance.id]}")
+        seen[instance.id] = number
         ids = {c.id for c in instance.concepts}
         missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
         if missing or not instance.relations:
@@ -77,6 +80,16 @@ def read_instances(path: Path) -> list[MotifInstance]:
     if not instances:
         raise InputError(f"{path}: no motif instances")
     return instances
+
+
+def check_out_folder(out: Path) -> None:
+    """``--out`` must be a dataset folder (new or earlier): not a file, not the current or a root folder."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a dataset folder; give a new folder (or one written by "
+                         "`kgsynth generate` to resume it)")
+    resolved = out.resolve()
+    if resolved == Path.cwd().resolve() or resolved == Path(resolved.anchor):
+        raise InputError(f"--out {out}: give a folder of its own for the dataset, not the current folder or /")
 
 
 def job_seed(seed: int, job: int, attempt: int = 0) -> int:
@@ -182,6 +195,7 @@ async def _generate(
     quiet: bool,
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
+    check_out_folder(out)
     skip = done_jobs(out) if out.exists() else set()
     report.skipped_done = len(skip & set(range(n)))
     todo = list(_jobs(n, skip))
@@ -258,8 +272,27 @@ def generate(
 
 
 def read_notes(out: Path) -> list[NoteRecord]:
-    """Every record of a generated dataset folder (finished shards and journal)."""
-    return [NoteRecord.model_validate(row) for row in iter_lines(out, NOTES)]
+    """Every record of a generated dataset folder (finished shards and journal), checked as export needs it.
+
+    Each line must be a complete, well-typed note (strict: no numbers as strings) that
+    keeps every guarantee generation checked when it wrote it (:func:`validate`: offsets
+    give their text, entity ids unique, relations between them); anything else is an
+    :class:`InputError` naming the shard and line.
+    """
+    records = []
+    for path, number, row in iter_rows(out, NOTES):
+        try:
+            record = NoteRecord.model_validate(row, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            raise InputError(f"{path}:{number}: invalid note record: {where}: {first['msg']}") from None
+        problems = validate(record)
+        if problems:
+            raise InputError(f"{path}:{number}: note {record.id}: {problems[0]}")
+        records.append(record)
+    return records
+
 
 
 def write_json(path: Path, data: object) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Username, store_from
 from kgsynth.console import count_table, emit, err, kv_table, out
@@ -23,10 +24,13 @@ Rejects = Annotated[Path | None, typer.Option("--rejects", help="Where --skip-ba
                                               "[default: kgsynth-rejects-<source>.tsv].")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Records per write batch.")]
 Quiet = Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")]
+Atomic = Annotated[bool, typer.Option("--atomic", help="All or nothing: the whole load is one transaction "
+                                      "(Neo4j: it must fit in the server's transaction memory) or one save of "
+                                      "the embedded store; a failure leaves the store unchanged.")]
 
 
 def _fail(exc: KgsynthError) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -56,6 +60,7 @@ def _load(
     rejects: Path | None,
     batch_size: int,
     no_progress: bool,
+    atomic: bool = False,
 ) -> None:
     from kgsynth.loaders.runner import run_load
 
@@ -65,7 +70,8 @@ def _load(
             rejects = Path(f"kgsynth-rejects-{loader.source}.tsv")
         with store_from(uri, username, password, database, store) as graph:
             report = run_load(loader, graph, batch_size=batch_size, strict=not skip_bad,
-                              rejects=rejects if skip_bad else None, show_progress=not no_progress)
+                              rejects=rejects if skip_bad else None, show_progress=not no_progress,
+                              atomic=atomic)
     except KgsynthError as exc:
         raise _fail(exc) from None
     emit(report, json, lambda: _render(report))
@@ -84,14 +90,14 @@ def load_umls(
                                                 "[default: from release.dat].")] = None,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False, atomic: Atomic = False,
 ) -> None:
     """Load a UMLS Metathesaurus subset (RRF)."""
     from kgsynth.loaders.umls import UmlsLoader
 
     _load(lambda: UmlsLoader(directory, languages=tuple(lang or ["ENG"]), sabs=tuple(sab or ()),
                              include_suppressed=include_suppressed, release=release),
-          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress)
+          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress, atomic)
 
 
 @load_app.command("snomed")
@@ -100,13 +106,13 @@ def load_snomed(
     release: Annotated[str | None, typer.Option("--release", help="Release name for provenance.")] = None,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False, atomic: Atomic = False,
 ) -> None:
     """Load a SNOMED CT RF2 snapshot (active concepts, descriptions, relationships)."""
     from kgsynth.loaders.snomed import SnomedLoader
 
     _load(lambda: SnomedLoader(directory, release=release),
-          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress)
+          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress, atomic)
 
 
 @load_app.command("biored")
@@ -116,13 +122,13 @@ def load_biored(
                                                "files, else BioRED].")] = None,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False, atomic: Atomic = False,
 ) -> None:
     """Load annotated corpora: entities as concepts, relations with their PMIDs as evidence."""
     from kgsynth.loaders.biored import CorpusLoader
 
     _load(lambda: CorpusLoader(files, source=source),
-          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress)
+          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress, atomic)
 
 
 @load_app.command("obo")
@@ -131,13 +137,13 @@ def load_obo(
                                          "phenotype.hpoa.")],
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
-    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
+    batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False, atomic: Atomic = False,
 ) -> None:
     """Load an open ontology or HPO annotation file."""
     from kgsynth.loaders.obo import loader_for
 
     _load(lambda: loader_for(file),
-          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress)
+          uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress, atomic)
 
 
 @load_app.command("mapping")
