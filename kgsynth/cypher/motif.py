@@ -13,6 +13,7 @@ graph-size-independent cost possible (see :mod:`kgsynth.cypher.sampling`).
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -207,6 +208,6 @@ def resolve_motif(name_or_path: str) -> Motif:
     if name_or_path in builtins:
         return builtins[name_or_path]
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.exists():
+    if path.suffix in (".yaml", ".yml") and os.path.lexists(path):  # a dangling link is an error, not a name
         return load_motif_file(path)
     raise ConfigError(f"unknown motif {name_or_path!r}; builtin: {', '.join(builtins)} (or pass a .yaml file)")

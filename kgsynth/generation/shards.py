@@ -60,7 +60,11 @@ def iter_rows(folder: Path, prefix: str) -> Iterator[tuple[Path, int, dict]]:
         if not path.name.endswith((".jsonl", ".jsonl.part")):
             continue
         journal = path.name.endswith(".part")
-        lines = inputs.read_bytes(path).split(b"\n") if path.stat().st_size else []
+        empty = inputs.check_file(path) == "file" and path.stat().st_size == 0
+        lines = [] if empty else inputs.read_bytes(path).split(b"\n")
+        if lines and lines[-1] and not journal:
+            raise InputError(f"{path}, line {len(lines)}: the shard ends without a newline (a finished shard is "
+                             "always complete: the file was cut or edited)")
         last = len(lines) - 2  # index of the last newline-terminated line
         for index, raw in enumerate(lines[:-1]):
             if not raw.strip():

@@ -398,6 +398,8 @@ def _bioc_fields(
 ) -> CorpusDocument:
     if not isinstance(passages, list) or not isinstance(relations, list):
         raise TypeError("'passages' and 'relations' must be lists")
+    if not doc_id.strip():
+        raise ValueError("the document has no id")
     text = ""
     title = ""
     mentions: list[CorpusMention] = []

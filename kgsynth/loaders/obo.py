@@ -222,12 +222,17 @@ class OntologyJsonLoader(Loader):
         for number, graph in enumerate(data["graphs"]):
             if not isinstance(graph, dict):
                 raise InputError(f"{self.path}: graphs[{number}] is not an object (OBO-graph JSON)")
-            release = self.release or str(_dict(graph.get("meta")).get("version") or "")
-            for index, node in enumerate(_list(graph.get("nodes"))):
+            try:
+                release = self.release or str(_dict(graph.get("meta")).get("version") or "")
+                nodes, edges = _list(graph.get("nodes")), _list(graph.get("edges"))
+            except TypeError as exc:
+                raise InputError(f"{self.path}: graphs[{number}]: 'meta', 'nodes' or 'edges' has the wrong type "
+                                 f"({exc}); not OBO-graph JSON") from None
+            for index, node in enumerate(nodes):
                 ctx.read()
                 yield from self._guarded(partial(self._node, node, release, ctx), f"graphs[{number}].nodes[{index}]",
                                          node, ctx)
-            for index, edge in enumerate(_list(graph.get("edges"))):
+            for index, edge in enumerate(edges):
                 ctx.read()
                 yield from self._guarded(partial(self._edge, edge, release, ctx), f"graphs[{number}].edges[{index}]",
                                          edge, ctx)
