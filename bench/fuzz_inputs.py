@@ -19,9 +19,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzz_inputs import HANDMADE, MUTATIONS, TARGETS, handmade_case, make_case, run_case  # noqa: E402
+def _corpus():
+    """``tests/fuzz_inputs.py`` of this checkout, loaded by path: ``kgsynth`` itself comes from PYTHONPATH,
+    so the same corpus can be run against another checkout (``PYTHONPATH=../old python bench/fuzz_inputs.py``)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "fuzz_inputs.py"
+    spec = importlib.util.spec_from_file_location("fuzz_inputs", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_inputs"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_fuzz = _corpus()
+HANDMADE, MUTATIONS, TARGETS = _fuzz.HANDMADE, _fuzz.MUTATIONS, _fuzz.TARGETS
+handmade_case, make_case, run_case = _fuzz.handmade_case, _fuzz.make_case, _fuzz.run_case
 
 VERDICTS = ("traceback", "silent success", "unnamed error", "clean error", "accepted")
 
@@ -30,7 +44,7 @@ def warm_up() -> None:
     """Import what `train` imports first, so the first train case is not timed with torch's import."""
     try:
         import torch  # noqa: F401
-        import transformers  # noqa: F401
+        from transformers import get_cosine_schedule_with_warmup  # noqa: F401
     except ImportError:
         pass
 

@@ -137,11 +137,16 @@ def _foreign_bom(data: bytes) -> str | None:
     return next((name for bom, name in _FOREIGN_BOMS if data.startswith(bom)), None)
 
 
-def decode(data: bytes, where: Path | str) -> str:
-    """UTF-8 text of a whole file (BOM dropped); any other encoding or a NUL byte is refused."""
+def refuse_foreign_bom(data: bytes, where: Path | str) -> None:
+    """Raise for a UTF-16/32 byte-order mark at the start of ``data`` (for readers that decode themselves)."""
     encoding = _foreign_bom(data)
     if encoding:
         raise InputError(f"{where}: {encoding} text (byte-order mark); {_CONVERT.replace('LATIN1', encoding)}")
+
+
+def decode(data: bytes, where: Path | str) -> str:
+    """UTF-8 text of a whole file (BOM dropped); any other encoding or a NUL byte is refused."""
+    refuse_foreign_bom(data, where)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     nul = data.find(b"\0")
@@ -198,10 +203,7 @@ def iter_lines(path: Path | str, on_bad: OnBadLine | None = None) -> Iterator[tu
                 raise InputError(f"{path}, line {number}: line longer than {MAX_LINE_BYTES:,} bytes (not a "
                                  "line-based text file?)")
             if number == 1:
-                encoding = _foreign_bom(data)
-                if encoding:
-                    raise InputError(f"{path}: {encoding} text (byte-order mark); "
-                                     f"{_CONVERT.replace('LATIN1', encoding)}")
+                refuse_foreign_bom(data, path)
                 if data.startswith(codecs.BOM_UTF8):
                     data = data[len(codecs.BOM_UTF8):]
             problem = line_problem(data)
@@ -257,6 +259,22 @@ def load_json(path: Path | str) -> object:
     return parse_json(read_text(path), path)
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of ``[`` / ``{`` brackets, stopping once past :data:`MAX_DEPTH` (quotes are not parsed:
+    a bound, not a parser)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
     """A YAML file (safe loader); failures raise ``error`` (``ConfigError`` for settings files)."""
     import yaml
@@ -265,6 +283,8 @@ def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
         text = read_text(path)
     except InputError as exc:
         raise error(str(exc)) from None
+    if _flow_depth(text) > MAX_DEPTH:  # PyYAML would take seconds to reach its recursion limit
+        raise error(f"{path}: YAML nested too deeply (more than {MAX_DEPTH} levels)")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -116,7 +116,7 @@ INSTANCE = {"motif": "single_edge", "concepts": [
     {"slot": "object", "id": "MESH:D001249", "name": "Asthma", "group": "Disease", "synonyms": ["asthme café"]}],
     "relations": [{"subject": "MESH:D001241", "type": "TREATS", "object": "MESH:D001249"}]}
 INSTANCES = json.dumps(INSTANCE, ensure_ascii=False) + "\n" + json.dumps(
-    {**INSTANCE, "stratum": "b"}, ensure_ascii=False) + "\n"
+    {**INSTANCE, "id": "fuzz-second", "stratum": "b"}, ensure_ascii=False) + "\n"
 
 MOTIF = ("# fuzz seed\nname: fuzz_edge\ndescription: One fact, café.\nshape: edge\nslots:\n  subject: {}\n"
          "  object: {}\nedges:\n  - subject: subject\n    object: object\n")
@@ -194,7 +194,7 @@ def _train_data(case: Path, file: Path) -> list[str]:
 
 def _train_config(case: Path, file: Path) -> list[str]:
     return ["train", "--config", str(file), "--data", str(case / "seed" / "notes.jsonl"), "--out",
-            str(case / "run"), "--json"]
+            str(case / "run"), "--base-model", "missing-base.gguf", "--json"]  # flags win: no model is loaded
 
 
 def _generate(case: Path, file: Path) -> list[str]:
@@ -311,7 +311,7 @@ def mutate(data: bytes, mutation: str, rnd: random.Random, target: Target) -> tu
             spot = rnd.choice(spots)
             return (text[: spot.start()] + rnd.choice(JUNK) + text[spot.end() :]).encode("utf-8"), False
     if mutation == "deep" and (target.json_like or target.name in ("motif-yaml", "train-config", "bioc-xml")):
-        depth = rnd.choice([200, 1000, 5000, 50000])
+        depth = rnd.choice([300, 1000, 5000, 50000])  # JSON files stop at 100 levels, JSONL records at ~255
         if target.name == "bioc-xml":
             nest = "<infon>" * depth + "</infon>" * depth
             return text.replace("<source>fuzz</source>", "<source>fuzz</source>" + nest, 1).encode(), True
@@ -483,4 +483,4 @@ def judge(case: Case, result: object, mutated: Path) -> Outcome:
     named_where = NAMED_RECORD.search(message.replace(str(mutated.parent), "")) is not None or any(
         phrase in message for phrase in FILE_LEVEL)
     verdict = "clean error" if named_file and named_where and message.startswith("error:") else "unnamed error"
-    return Outcome(verdict, code, message[:300])
+    return Outcome(verdict, code, message[:800])

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -26,7 +27,9 @@ from kgsynth.graph.sample import sample_graph
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 from tests.fuzz_inputs import HANDMADE, MUTATIONS, TARGETS, Case, handmade_case, make_case, run_case
 
+# No shrinking: a failing case is printed as it was drawn (derandomized, so it is drawn again next run).
 FUZZ = settings(max_examples=50, deadline=None, derandomize=True, database=None, print_blob=False,
+                phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 LOADS = [name for name, target in TARGETS.items() if target.loads]
 LINE_LOADS = [name for name in LOADS if TARGETS[name].line_based]
@@ -178,21 +181,24 @@ def test_piped_corpus_is_read_once_whole(tmp_path: Path) -> None:
     """Format detection peeks at a pipe; the reader then gets every byte (the ~8 KB once lost)."""
     from kgsynth.loaders.corpus import read_documents
 
-    text = "".join(TARGETS["pubtator"].files["x.PubTator"].replace("1|", f"{i}|").replace("1\t", f"{i}\t")
-                   .replace("2|", f"{i + 1000}|").replace("2\t", f"{i + 1000}\t") + "\n" for i in range(3, 300))
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
+    seed = TARGETS["pubtator"].files["x.PubTator"]
+    text = "".join(re.sub(r"^2(?=[|\t])", str(i + 1000), re.sub(r"^1(?=[|\t])", str(i), seed, flags=re.M),
+                          flags=re.M) + "\n" for i in range(3, 300))
+    read_end, write_end = os.pipe()  # what `<(cat file)` hands over: /dev/fd/N of a pipe with a writer
     pid = os.fork()
-    if pid == 0:  # the writer, as `<(cat file)` would be
+    if pid == 0:
         try:
-            with open(fifo, "w", encoding="utf-8") as out:
+            os.close(read_end)
+            with os.fdopen(write_end, "w", encoding="utf-8") as out:
                 out.write(text)
         finally:
             os._exit(0)
+    os.close(write_end)
     try:
-        docs = list(read_documents(fifo))
+        docs = list(read_documents(Path(f"/dev/fd/{read_end}")))
     finally:
         os.waitpid(pid, 0)
+        os.close(read_end)
     assert len(text) > 8192 and len(docs) == 2 * 297
 
 
@@ -258,3 +264,43 @@ def _run_on_neo4j(case: Case, folder: Path):
     finally:
         target.commands = original
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- generate's output folder and journal ---------------------------------------------------------
+def _instances(tmp_path: Path) -> Path:
+    path = tmp_path / "i.jsonl"
+    path.write_text(TARGETS["instances"].files["i.jsonl"], encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("out", ["file", "."])
+def test_generate_out_that_is_a_file_or_the_current_folder_is_refused(out: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    if out == "file":
+        (tmp_path / "file").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["generate", "--instances", str(_instances(tmp_path)), "--out", out,
+                                      "--n", "1", "--no-extract", "--json"])
+    assert result.exit_code == 3 and f"--out {out}" in result.stderr, result.stderr
+
+
+def test_generate_resume_drops_a_corrupt_last_journal_line(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    args = ["generate", "--instances", str(_instances(tmp_path)), "--out", str(out), "--no-extract", "--json",
+            "--shard-size", "10"]
+    first = CliRunner().invoke(app, [*args, "--n", "2"])
+    assert first.exit_code == 0, first.stderr
+    shard = out / "notes-00000.jsonl"
+    journal = out / "notes-00000.jsonl.part"
+    shard.rename(journal)  # as a killed run leaves it: the open journal
+    journal.write_bytes(journal.read_bytes() + b'{"text": "torn", "decoding": \xff}\n')
+    resumed = CliRunner().invoke(app, [*args, "--n", "3"])
+    assert resumed.exit_code == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["skipped_done"] == 2 and report["written"] + report["rejected"] == 1
+    assert b"torn" not in b"".join(p.read_bytes() for p in out.glob("notes-*"))
+    damaged = next(out.glob("notes-*.jsonl"))
+    lines = damaged.read_bytes().split(b"\n")
+    damaged.write_bytes(b"\n".join([b"{broken", *lines[1:]]))
+    again = CliRunner().invoke(app, [*args, "--n", "3"])
+    assert again.exit_code == 3 and f"{damaged.name}, line 1: not a JSON record" in again.stderr

@@ -459,6 +459,8 @@ def _read_bioc_xml(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDo
     from lxml import etree
 
     with inputs.open_binary(path) as handle:
+        inputs.refuse_foreign_bom(handle.read(4), path)  # UTF-8 only, as every reader; lxml checks the bytes
+        handle.seek(0)
         events = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
                                  load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
         root_seen = False

@@ -73,7 +73,9 @@ class TrainConfig(BaseModel):
     def from_pretrained(cls, path: Path, **overrides: object) -> TrainConfig:
         """Read a YAML file (or ``train_config.yaml`` in a folder); ``overrides`` win over the file."""
         file = path / CONFIG_NAME if path.is_dir() else path
-        raw = load_yaml(file, ConfigError) or {}
+        raw = load_yaml(file, ConfigError)
+        if raw is None:
+            raise ConfigError(f"{file}: the config file has no options (only blank lines or comments)")
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: expected a mapping of option: value")
         raw = {k.replace("-", "_"): v for k, v in raw.items()}
