@@ -26,8 +26,8 @@ from kgsynth.cypher.motif import resolve_motif  # noqa: E402
 from kgsynth.cypher.sampling import sample  # noqa: E402
 from kgsynth.generation.backends import make_backend  # noqa: E402
 from kgsynth.generation.engine import generate  # noqa: E402
+from kgsynth.generation.grammar import note_regex  # noqa: E402
 from kgsynth.generation.prompt import build_prompt, load_settings  # noqa: E402
-from kgsynth.generation.tags import note_regex  # noqa: E402
 from kgsynth.graph.memory import MemoryStore  # noqa: E402
 from kgsynth.graph.sample import sample_graph  # noqa: E402
 
@@ -76,11 +76,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kgsynth-bench-"))
     items = instances(tmp, 8)
     began = time.perf_counter()
-    backend = make_backend("transformers", max_free=24)
+    backend = make_backend("transformers", max_words=8)
     load_s = time.perf_counter() - began
     settings = load_settings()
     prompt = backend.chat(build_prompt(items[0], random.Random(0), settings).text)
-    regex = note_regex(items[0], max_free=24)
+    regex = note_regex(items[0], backend.lexicon, max_words=8)
 
     # Constraint build: once (cold), then a reuse (cache hit) and a fresh build per call.
     t = time.perf_counter()

@@ -13,6 +13,17 @@ Peak memory (``ru_maxrss`` of the loading process) is printed per size: pass
 several ``--relations`` values to see that it stays flat as the file grows.
 
     python bench/load.py --uri bolt://127.0.0.1:7701 --relations 100000 --relations 1000000
+
+With ``--bolt-port/--http-port`` every Neo4j row gets a *fresh* managed server
+(``kgsynth neo4j start`` under a temp home, ``--heap``/``--pagecache``), and
+``--bulk`` adds the bulk path (``run_bulk_load``: whole-input merge, neo4j-admin
+CSV, offline import, restart, indexes) beside the MERGE rows, with its time split
+by phase, the loader's peak RSS, the importer JVM's peak RSS and the temporary
+disk. ``--merge-max N`` skips the (slow) MERGE loader above N relations; the bulk
+speed-up is always against the MERGE row at 10^6 (or the largest one measured).
+
+    python bench/load.py --bolt-port 7712 --http-port 7412 --bulk --merge-max 1000000 \
+        --relations 1000000 --relations 10000000 --skip-embedded --naive-rows 0
 """
 
 from __future__ import annotations
@@ -94,6 +105,85 @@ def load_once(folder: str, uri: str | None, batch_size: int) -> dict[str, float]
     }
 
 
+def bulk_once(folder: str, uri: str, home: str) -> dict[str, object]:
+    """One bulk load into the empty fresh server at ``home``, in this (fresh) process."""
+    from kgsynth.graph.bulk_import import managed_target
+    from kgsynth.loaders.bulk import run_bulk_load
+    from kgsynth.loaders.umls import UmlsLoader
+    from kgsynth.settings import Neo4jSettings
+
+    target = managed_target(Neo4jSettings(uri=uri, password=None), Path(home))
+    report = run_bulk_load([UmlsLoader(Path(folder))], target, inputs=[Path(folder)], show_progress=False)
+    with open(Path(folder) / "MRREL.RRF", "rb") as handle:
+        mrrel_rows = sum(1 for _ in handle)
+    return {
+        "seconds": report.seconds,
+        "relations_loaded": report.relations_loaded,
+        "concepts_loaded": report.concepts_loaded,
+        "relations_per_s": mrrel_rows / report.seconds,
+        "peak_mb": _peak_mb(),
+        "importer_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "temp_disk_mb": report.temp_disk_mb,
+        "spill_runs": report.spill_runs,
+        "phases": report.phases,
+    }
+
+
+def bulk_merge_only(folder: str) -> dict[str, object]:
+    """The bulk path's loader side alone (parse, whole-input merge, CSV), no server: its RSS and disk."""
+    import shutil
+
+    from kgsynth.graph.bulk_csv import write_csv
+    from kgsynth.loaders.base import LoadContext
+    from kgsynth.loaders.bulk_merge import BulkMerger
+    from kgsynth.loaders.runner import _rare_gc
+    from kgsynth.loaders.umls import UmlsLoader
+
+    work = Path(folder).with_name(Path(folder).name + "-bulkwork")
+    started = time.perf_counter()
+    with _rare_gc():
+        merger = BulkMerger(work / "runs")
+        merger.add_all(UmlsLoader(Path(folder)).records(LoadContext()))
+        graph = merger.finish()
+        parsed = time.perf_counter()
+        files = write_csv(graph.concepts(), graph.relations(), work / "csv")
+    written = time.perf_counter()
+    disk = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
+    shutil.rmtree(work, ignore_errors=True)
+    seconds = written - started
+    return {"seconds": seconds, "relations_loaded": merger.stats.relations, "concepts_loaded": merger.stats.concepts,
+            "relations_per_s": sum(files.relations_by_type.values()) / seconds, "peak_mb": _peak_mb(),
+            "importer_peak_mb": 0.0, "temp_disk_mb": round(disk / 1e6, 1), "spill_runs": merger.stats.runs,
+            "phases": {"parse_merge": parsed - started, "csv_write": written - parsed}}
+
+
+class FreshServers:
+    """A new managed server (own temp home) for each measured load, on one pair of ports."""
+
+    def __init__(self, root: Path, bolt_port: int, http_port: int, heap: str, pagecache: str) -> None:
+        self.root, self.bolt_port, self.http_port = root, bolt_port, http_port
+        self.heap, self.pagecache = heap, pagecache
+        self.count = 0
+
+    def start(self):
+        from kgsynth.graph import server
+        from kgsynth.graph.server_config import ServerOptions
+
+        self.count += 1
+        opts = ServerOptions(home=self.root / f"neo4j-{self.count}", bolt_port=self.bolt_port,
+                             http_port=self.http_port, heap=self.heap, pagecache=self.pagecache, password=None)
+        server.start(opts, progress=lambda line: print(line, file=sys.stderr))
+        return opts
+
+    def stop(self, opts) -> None:
+        import shutil
+
+        from kgsynth.graph import server
+
+        server.stop(opts.home)
+        shutil.rmtree(opts.home, ignore_errors=True)
+
+
 def naive(folder: str, uri: str, rows: int, warmup: int = 500) -> dict[str, float]:
     """One auto-commit query per MRREL row: the rate a row-at-a-time loader gets (after ``warmup`` rows)."""
     from itertools import islice
@@ -136,35 +226,77 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--relations", type=int, action="append", help="MRREL rows (repeat for several sizes)")
     parser.add_argument("--uri", default=None, help="Neo4j Bolt URI (default: NEO4J_URI); unset = embedded only")
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--naive-rows", type=int, default=2000)
+    parser.add_argument("--naive-rows", type=int, default=2000, help="0 = no naive baseline")
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--bolt-port", type=int, default=None, help="fresh managed servers on this Bolt port")
+    parser.add_argument("--http-port", type=int, default=None)
+    parser.add_argument("--heap", default="2g", help="fresh servers' heap")
+    parser.add_argument("--pagecache", default="1g", help="fresh servers' page cache")
+    parser.add_argument("--bulk", action="store_true", help="add the bulk path (needs --bolt-port/--http-port)")
+    parser.add_argument("--bulk-no-import", action="store_true",
+                        help="the bulk path's loader side only (merge + CSV, no server): loader RSS and disk")
+    parser.add_argument("--merge-max", type=int, default=None, help="no MERGE row above this many relations")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     import os
 
+    if args.bulk_no_import:
+        args.skip_embedded = True
+    if (args.bulk or args.http_port) and not (args.bolt_port and args.http_port):
+        parser.error("--bulk and fresh servers need --bolt-port and --http-port")
     uri = args.uri or os.environ.get("NEO4J_URI")
     sizes = args.relations or [1_000_000]
     results: list[dict] = []
     naive_result: dict | None = None
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, \
             ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        fresh = (FreshServers(Path(tmp) / "servers", args.bolt_port, args.http_port, args.heap, args.pagecache)
+                 if args.bolt_port else None)
         for size in sizes:
             folder = Path(tmp) / f"rrf-{size}"
             shape = generate(folder, size)
             row: dict = {"relations": size, "concepts": shape["concepts"]}
-            if uri:
+            merge_here = args.merge_max is None or size <= args.merge_max
+            if fresh is not None and merge_here:
+                opts = fresh.start()
+                try:
+                    row["neo4j"] = pool.submit(load_once, str(folder), opts.bolt_uri, args.batch_size).result()
+                    if naive_result is None and args.naive_rows:
+                        naive_result = pool.submit(naive, str(folder), opts.bolt_uri, args.naive_rows).result()
+                finally:
+                    fresh.stop(opts)
+            elif uri and merge_here:
                 row["neo4j"] = pool.submit(load_once, str(folder), uri, args.batch_size).result()
-                if naive_result is None:
+                if naive_result is None and args.naive_rows:
                     naive_result = pool.submit(naive, str(folder), uri, args.naive_rows).result()
+            if args.bulk and fresh is not None:
+                opts = fresh.start()
+                try:
+                    row["bulk"] = pool.submit(bulk_once, str(folder), opts.bolt_uri, str(opts.home)).result()
+                finally:
+                    fresh.stop(opts)
+            if args.bulk_no_import:
+                row["bulk_no_import"] = pool.submit(bulk_merge_only, str(folder)).result()
             if not args.skip_embedded:
                 row["embedded"] = pool.submit(load_once, str(folder), None, args.batch_size).result()
             results.append(row)
             _progress(row)
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
     report = {"sizes": results, "naive": naive_result}
     if naive_result and any("neo4j" in r for r in results):
-        best = results[-1]["neo4j"]["relations_per_s"]
+        best = [r for r in results if "neo4j" in r][-1]["neo4j"]["relations_per_s"]
         report["speedup_vs_naive"] = best / naive_result["relations_per_s"]
+    merge_rows = [r for r in results if "neo4j" in r]
+    if merge_rows and any("bulk" in r for r in results):
+        base = next((r for r in merge_rows if r["relations"] == 1_000_000), merge_rows[-1])
+        report["bulk_vs_merge_base"] = base["relations"]
+        report["bulk_speedup_vs_merge"] = {
+            r["relations"]: r["bulk"]["relations_per_s"] / base["neo4j"]["relations_per_s"]
+            for r in results if "bulk" in r
+        }
     if args.json:
         print(json.dumps(report))
     else:
@@ -180,16 +312,32 @@ def _table(report: dict) -> None:
     print("| relations | store | seconds | relations/s | peak RSS (MB) |")
     print("|---:|---|---:|---:|---:|")
     for row in report["sizes"]:
-        for store in ("neo4j", "embedded"):
+        for store in ("neo4j", "bulk", "bulk_no_import", "embedded"):
             if store in row:
                 r = row[store]
-                print(f"| {row['relations']:,} | {store} | {r['seconds']:.1f} | {r['relations_per_s']:,.0f} "
+                name = {"neo4j": "neo4j MERGE loader", "bulk": "neo4j bulk import",
+                        "bulk_no_import": "bulk, merge + CSV only (no import)"}.get(store, store)
+                print(f"| {row['relations']:,} | {name} | {r['seconds']:.1f} | {r['relations_per_s']:,.0f} "
                       f"| {r['peak_mb']:,.0f} |")
     if report.get("naive"):
         n = report["naive"]
         print(f"| {n['rows']:,} (slice) | neo4j naive, 1 query/row | {n['seconds']:.1f} | "
               f"{n['relations_per_s']:,.0f} | - |")
         print(f"\nspeed-up of the batched loader over naive: {report['speedup_vs_naive']:.1f}x")
+    bulk_rows = [(row, key) for row in report["sizes"] for key in ("bulk", "bulk_no_import") if key in row]
+    if bulk_rows:
+        phases = list(dict.fromkeys(p for row, key in bulk_rows for p in row[key]["phases"]))
+        print("\nbulk path, seconds by phase:\n")
+        print("| relations | " + " | ".join(phases) + " | total | importer RSS (MB) | temp disk (MB) | runs |")
+        print("|---:|" + "---:|" * (len(phases) + 4))
+        for row, key in bulk_rows:
+            b = row[key]
+            cells = " | ".join(f"{b['phases'].get(p, 0):.1f}" for p in phases)
+            size = f"{row['relations']:,}" + ("" if key == "bulk" else " (no import)")
+            print(f"| {size} | {cells} | {b['seconds']:.1f} | {b['importer_peak_mb']:,.0f} | "
+                  f"{b['temp_disk_mb']:,.0f} | {b['spill_runs']} |")
+    for size, ratio in (report.get("bulk_speedup_vs_merge") or {}).items():
+        print(f"\nbulk at {size:,} relations vs the MERGE loader at {report['bulk_vs_merge_base']:,}: {ratio:.1f}x")
 
 
 if __name__ == "__main__":

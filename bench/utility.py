@@ -1,4 +1,4 @@
-"""Data utility: does adding generated notes help NER on real abstracts?
+"""Data utility: does adding generated notes help NER (``--task ner``) or RE (``--task re``) on real abstracts?
 
 Fine-tunes the packaged all-MiniLM-L6-v2 as a token classifier on (a) BioRED train,
 (b) generated notes, (c) both, and scores each on BioRED dev with kgsynth's strict
@@ -14,6 +14,15 @@ prose adds over fixed sentences.
     python bench/utility.py --train-docs 400 --dev-docs 100 --gen-docs 400 --epochs 3
     python bench/utility.py --generated notes/ --json
     python bench/utility.py --generated llm-notes/ --baseline template-notes/
+
+``--task re`` is the relation-extraction probe (``kgsynth.evaluation.re_probe``): gold
+entities, every co-occurring concept pair classified into BioRED's 8 types or none,
+frozen MiniLM with entity markers and an MLP pair head, scored with ``evaluate`` at
+concept level (relaxed) on BioRED dev. Rows: BioRED train; + notes; notes only;
++ the notes that state a rare type (Bind, Cotreatment, Comparison, Drug_Interaction,
+Conversion). The last column is the paired-bootstrap CI of micro F1 minus the first row.
+
+    python bench/utility.py --task re --generated notes/ --threads 1 --json
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default).")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    parser.add_argument("--task", choices=("ner", "re"), default="ner")
+    parser.add_argument("--head-epochs", type=int, default=20, help="RE: epochs of the pair head.")
+    parser.add_argument("--save-predictions", type=Path, help="RE: write each row's dev predictions (JSONL) here.")
+    parser.add_argument("--feature-cache", type=Path, help="RE: reuse encoded pair features from this folder.")
     args = parser.parse_args(argv)
+    if args.task == "re":
+        return re_main(args)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -123,6 +139,92 @@ def main(argv: list[str] | None = None) -> int:
                 f(row["f1_vs_biored"]),
                 f"{r.seconds:.0f}",
             )
+        out.print(table)
+
+    emit(report, args.json, render)
+    return 0
+
+
+def re_main(args: argparse.Namespace) -> int:
+    """The RE probe's rows side by side (encoder frozen: documents are encoded once)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from kgsynth.console import emit, err, out
+    from kgsynth.errors import KgsynthError
+    from kgsynth.evaluation import re_probe as rp
+    from kgsynth.evaluation.readers import read_records, write_records
+
+    torch.set_num_threads(args.threads or 1)
+    try:
+        train = read_records(args.train).records[: args.train_docs]
+        dev = read_records(args.dev).records[: args.dev_docs]
+        if not args.generated:
+            raise KgsynthError("--task re needs --generated NOTES (e.g. template notes from a BioRED-train KG)")
+        notes = read_records(args.generated, "jsonl").records[: args.gen_docs]
+    except KgsynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    tokenizer, model = rp.load_encoder()
+    progress = not args.json
+    err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes (max_len {args.max_len})")
+    c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
+                               for docs in (train, dev, notes))
+    encode_s = time.perf_counter() - t0
+    rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
+    c_rare = rp.subset(c_notes, rare)
+    settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
+    mixes = [
+        ("BioRED train", [c_train]),
+        ("BioRED train + notes", [c_train, c_notes]),
+        ("notes only", [c_notes]),
+        ("BioRED train + rare-type notes", [c_train, c_rare]),
+    ]
+    rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
+    if args.save_predictions:
+        args.save_predictions.mkdir(parents=True, exist_ok=True)
+        for k, pred in enumerate(predictions):
+            write_records(args.save_predictions / f"row{k}.jsonl", pred)
+    base = rows[0].micro_f1
+    report = {
+        "task": "re",
+        "notes_source": str(args.generated),
+        "notes": len(notes),
+        "rare_type_notes": len(rare),
+        "dev_docs": len(dev),
+        "dev_pairs": len(c_dev.pairs),
+        "encode_seconds": round(encode_s, 1),
+        "torch_threads": torch.get_num_threads(),
+        "max_len": args.max_len,
+        "head": settings.model_dump(),
+        "rows": [
+            {**r.model_dump(mode="json"), "f1_vs_first": r.micro_f1 / base if base and r.micro_f1 is not None else None}
+            for r in rows
+        ],
+    }
+
+    def render() -> None:
+        from rich.table import Table
+
+        def f(v: float | None) -> str:
+            return "—" if v is None else f"{v:.3f}"
+
+        title = f"RE utility on BioRED dev ({len(dev)} docs, {len(c_dev.pairs)} pairs); notes = {args.generated}"
+        table = Table(title=title)
+        shown = ("ASSOCIATED_WITH", "POSITIVE_CORRELATION", "NEGATIVE_CORRELATION", "BINDS", "COTREATMENT",
+                 "COMPARISON")
+        for col in ("train on", "docs", "pairs", "micro F1", "95% CI", "Δ vs first (95% CI)", "× first",
+                    "Assoc", "PosCorr", "NegCorr", "Bind", "Cotreat", "Compar", "s"):
+            table.add_column(col, justify="left" if col == "train on" else "right")
+        for r, row in zip(rows, report["rows"], strict=True):
+            ci = r.micro_f1_ci
+            diff = "" if r.f1_diff_ci is None else (
+                f"{r.f1_diff_vs_first:+.3f} ({r.f1_diff_ci.low:+.3f}…{r.f1_diff_ci.high:+.3f})")
+            types = [f(r.per_type[t].f1) if t in r.per_type else "—" for t in shown]
+            table.add_row(r.train, str(r.train_docs), str(r.train_pairs), f(r.micro_f1),
+                          f"{f(ci.low if ci else None)}–{f(ci.high if ci else None)}", diff,
+                          f(row["f1_vs_first"]), *types, f"{r.seconds:.0f}")
         out.print(table)
 
     emit(report, args.json, render)

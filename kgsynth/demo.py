@@ -56,7 +56,8 @@ def run_demo(out: Path, n: int = 3, backend: str = "transformers", seed: int = 0
     instances_path = out / "instances.jsonl"
     write_lines_atomic(instances_path, [i.model_dump_json() for i in instances])
     note_once(f"demo: {len(instances)} balanced single_edge instances -> {instances_path}")
-    writer = make_backend(backend, max_free=24)
+    # A 135M writer invents pseudo-words at 0.7 ("Ze diagnosis kai gekken ziinzie"); 0.4 keeps to real ones.
+    writer = make_backend(backend, max_words=8, temperature=0.4)
     notes_dir = out / "notes"
     run = generate(instances, writer, notes_dir, n, seed=seed, settings=load_settings(), quiet=quiet)
     records = read_notes(notes_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from kgsynth.evaluation.degenerate import degenerate_reasons
 from kgsynth.generation.annotate import validate
 from kgsynth.generation.backends import make_backend
 from kgsynth.generation.engine import generate, read_notes
@@ -48,7 +49,7 @@ def tiny_model():
 @pytest.mark.slow
 def test_outlines_constraint_on_tiny_model_always_aligns(tmp_path: Path, tiny_model) -> None:
     model, tokenizer = tiny_model
-    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_free=6)
+    backend = make_backend("transformers", hf_model=model, tokenizer=tokenizer, model="tiny-random", max_words=3)
     instances = [make_instance(0), make_instance(1)]
     report = generate(instances, backend, tmp_path / "notes", 2, seed=2, max_attempts=1, quiet=True)
     assert (report.written, report.rejected) == (2, 0), report.reject_reasons
@@ -59,6 +60,11 @@ def test_outlines_constraint_on_tiny_model_always_aligns(tmp_path: Path, tiny_mo
         assert validate(record) == []
         assert {e.concept_id for e in record.entities} == {c.id for c in record.instance.concepts}
         assert all(r.type in RELATION_TYPES for r in record.extracted_relations)
+        # every fact is stated with a phrase of its type, whatever the model wanted to write
+        assert len(record.relations) == len(record.instance.relations)
+        assert all(r.trigger and record.text[r.trigger.start:r.trigger.end] == r.trigger.text for r in record.relations)
+        assert degenerate_reasons(record) == []
+        assert isinstance(record.decoding.get("mean_logprob"), float)
         assert record.decoding["constraint"] == "outlines/llguidance" and record.model == "tiny-random"
 
 
@@ -115,7 +121,7 @@ def llama_server():
 
 @pytest.mark.slow
 def test_openai_backend_against_real_llama_cpp_server(tmp_path: Path, llama_server: str) -> None:
-    backend = make_backend("openai", base_url=llama_server, schema_mode="json_object", max_free=15,
+    backend = make_backend("openai", base_url=llama_server, schema_mode="json_object", max_words=6,
                            price_in=0.15, price_out=0.6)
     one_fact = make_instance(0).model_copy(update={"id": ""})
     one_fact = type(one_fact)(motif="single_edge", concepts=one_fact.concepts[:2], relations=one_fact.relations[:1])
@@ -126,6 +132,7 @@ def test_openai_backend_against_real_llama_cpp_server(tmp_path: Path, llama_serv
     assert report.prompt_tokens > 0 and report.completion_tokens > 0 and report.cost_usd > 0
     for record in read_notes(tmp_path / "notes"):
         assert validate(record) == [] and record.backend == "openai"
+        assert record.relations[0].trigger is not None and degenerate_reasons(record) == []
 
 
 def test_openai_backend_retries_then_rejects_when_endpoint_is_down(tmp_path: Path) -> None:
@@ -140,24 +147,39 @@ def test_openai_backend_retries_then_rejects_when_endpoint_is_down(tmp_path: Pat
 
 def test_openai_note_schema_joins_to_sound_tags() -> None:
     import json
+    import re
 
+    from kgsynth.generation.annotate import build_record
     from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
-    from kgsynth.generation.tags import strip_tags
+    from kgsynth.generation.grammar import note_regex
+    from kgsynth.generation.lexicon import load_lexicon
 
+    lexicon = load_lexicon()
     instance = make_instance()
-    schema = note_schema(instance, max_free=30)
+    schema = note_schema(instance, lexicon, max_words=6)
     assert schema["required"] == ["fact_1", "fact_2"] and schema["additionalProperties"] is False
-    assert len(schema["properties"]["fact_1"]["anyOf"]) == 2  # both concepts, in either order
+    treats = schema["properties"]["fact_1"]["anyOf"]
+    assert len(treats) == 2  # TREATS is directed: subject-first phrases, and object-first ones
+    first_orders = [o["properties"]["first"]["properties"]["concept"]["enum"] for o in treats]
+    assert first_orders == [["C1"], ["C2"]]
+    assert "was started for" in treats[0]["properties"]["phrase"]["enum"]
+    assert "was managed with" in treats[1]["properties"]["phrase"]["enum"]
+    assert "was managed with" not in treats[0]["properties"]["phrase"]["enum"]
+    pattern = treats[0]["properties"]["after"]["pattern"]
+    assert "\\" not in pattern and '"' not in pattern  # llama.cpp copies patterns unescaped
+    assert "(?" not in pattern  # and its converter refuses non-capturing groups
+    assert re.fullmatch(pattern, "after two weeks, with good control") and not re.fullmatch(pattern, "see www.x.com")
     answer = {
-        "fact_1": {"before": "Started ", "first": {"concept": "C1", "name": "Metformin"}, "middle": " for ",
-                   "second": {"concept": "C2", "name": "T2DM"}, "after": "."},
-        "fact_2": {"before": "", "first": {"concept": "C3", "name": "excessive thirst"}, "middle": " from ",
-                   "second": {"concept": "C2", "name": "type 2 diabetes"}, "after": "."},
+        "fact_1": {"before": "On admission,", "first": {"concept": "C1", "name": "Metformin"},
+                   "phrase": "was started for", "second": {"concept": "C2", "name": "T2DM"},
+                   "after": "with good control"},
+        "fact_2": {"before": "", "first": {"concept": "C3", "name": "excessive thirst"}, "phrase": "is a symptom of",
+                   "second": {"concept": "C2", "name": "type 2 diabetes"}, "after": "in this patient"},
     }
-    stripped = strip_tags(tagged_from_json(json.dumps(answer), instance), instance)
-    assert stripped.text == "Started Metformin for T2DM.\nexcessive thirst from type 2 diabetes."
-    assert [e.concept_id for e in stripped.entities] == [c.id for c in instance.concepts[:2]] + [
-        "HP:0001959", "MESH:D003924"]
-    glued = {**answer, "fact_1": {**answer["fact_1"], "before": "Started", "middle": "", "after": "s."}}
-    stripped = strip_tags(tagged_from_json(json.dumps(glued), instance), instance)
-    assert stripped.text.splitlines()[0] == "Started Metformin T2DM s."  # mentions kept apart from letters
+    tagged = tagged_from_json(json.dumps(answer), instance)
+    assert re.fullmatch(note_regex(instance, lexicon, 6), tagged)  # the same grammar as the transformers writer
+    record = build_record(tagged, instance, lexicon)
+    assert record.text == ("On admission, Metformin was started for T2DM with good control.\n"
+                           "excessive thirst is a symptom of type 2 diabetes in this patient.")
+    assert [(r.type, r.trigger.text) for r in record.relations] == [("TREATS", "was started for"),
+                                                                     ("HAS_PHENOTYPE", "is a symptom of")]

@@ -70,40 +70,70 @@ def test_contradiction_table_is_symmetric() -> None:
     assert {"CAUSES", "CONTRAINDICATED_FOR"} <= CONTRADICTS["TREATS"]
 
 
+def drop_phrase(note: NoteRecord) -> NoteRecord:
+    """``note`` edited so that its first fact's relation phrase is gone (the mentions stay)."""
+    t = note.relations[0].trigger
+    assert t is not None
+    delta = len("and") - (t.end - t.start)
+    entities = [e if e.start < t.start else e.model_copy(update={"start": e.start + delta, "end": e.end + delta})
+                for e in note.entities]
+    return note.model_copy(update={"text": note.text[: t.start] + "and" + note.text[t.end :], "entities": entities,
+                                   "relations": [r.model_copy(update={"trigger": None}) for r in note.relations]})
+
+
 def test_each_check_on_both_stores(store: GraphStore) -> None:
     graph = GraphView(load_sample(store))
     faithful = make_note(
         (METFORMIN, "TREATS", T2DM),
-        [("Metformin", METFORMIN), (" was started for ", None), ("T2DM", T2DM)],
+        [("Metformin", METFORMIN), (" was started for ", None), ("T2DM", T2DM), (" at this visit.", None)],
         [(1, "TREATS", 2)],
     )
     r = check_note(faithful, graph)
     assert r.passed and r.flags == [] and r.faithfulness == 1.0
+    assert r.extraction_ran and r.extraction_expressed == 1
 
-    silent = faithful.model_copy(update={"extracted_relations": []})
-    r = check_note(silent, graph)
+    # The writer's own extraction pass is a second signal: it never decides the verdict.
+    silent_pass = faithful.model_copy(update={"extracted_relations": []})
+    r = check_note(silent_pass, graph)
+    assert r.passed and r.faithfulness == 1.0 and not r.extraction_ran
+
+    # The text edited so that the relation phrase is gone: the fact is no longer stated.
+    edited = make_note(
+        (METFORMIN, "TREATS", T2DM),
+        [("Metformin", METFORMIN), (" and also ", None), ("T2DM", T2DM), (" at this visit.", None)],
+        [(1, "TREATS", 2)],
+    )
+    r = check_note(edited, graph)
     assert r.flags == ["unfaithful"] and r.faithfulness == 0.0 and not r.passed
-    assert check_note(silent, graph, min_faithfulness=0.0).passed
+    assert r.extraction_expressed == 1  # the extraction pass would have said "expressed"
+    assert check_note(edited, graph, min_faithfulness=0.0).passed
+    # Wrong direction for a directed type: "T2DM was started for Metformin" states nothing sampled.
+    backwards_phrase = make_note(
+        (METFORMIN, "TREATS", T2DM),
+        [("T2DM", T2DM), (" was started for ", None), ("Metformin", METFORMIN), (" today.", None)],
+        [],
+    )
+    r = check_note(backwards_phrase, graph)
+    assert "unfaithful" in r.flags and "hallucination" in r.flags
+    assert [(f.subject, f.type, f.object) for f in r.absent_from_kg] == [(T2DM, "TREATS", METFORMIN)]
+    # The annotation decides only when asked to (gold notes whose text does not use the lexicon).
+    assert check_note(edited, graph, use_annotations=True).passed
 
     contra = make_note(
         (METFORMIN, "TREATS", T2DM),
-        [("Metformin", METFORMIN), (" treats ", None), ("type 2 diabetes", T2DM), (" and ", None), ("CKD", CKD)],
-        [(1, "TREATS", 2), (1, "TREATS", 3)],
+        [("Type 2 diabetes", T2DM), (" was treated with ", None), ("Metformin", METFORMIN), (" today; ", None),
+         ("CKD", CKD), (" was treated with ", None), ("metformin", METFORMIN), (" too.", None)],
+        [],
     )
     r = check_note(contra, graph)
     assert "contradiction" in r.flags and r.contradicting[0].kg_types == ["CONTRAINDICATED_FOR"]
-    assert r.contradicting[0].object == CKD
+    assert r.contradicting[0].object == CKD and r.faithfulness == 1.0
 
     caused = make_note(
         (ACETAMINOPHEN, "CAUSES", DILI),
-        [
-            ("Paracetamol", ACETAMINOPHEN),
-            (" caused ", None),
-            ("hepatotoxicity", DILI),
-            (" and treats ", None),
-            ("asthma", ASTHMA),
-        ],
-        [(1, "CAUSES", 2), (1, "TREATS", 3)],
+        [("Paracetamol", ACETAMINOPHEN), (" caused ", None), ("hepatotoxicity", DILI), (" last year; ", None),
+         ("asthma", ASTHMA), (" was treated with ", None), ("paracetamol", ACETAMINOPHEN), (" too.", None)],
+        [],
     )
     r = check_note(caused, graph)
     assert r.passed is False and r.flags == ["hallucination"]
@@ -111,32 +141,33 @@ def test_each_check_on_both_stores(store: GraphStore) -> None:
 
     backwards = make_note(
         (ACETAMINOPHEN, "CAUSES", DILI),
-        [("Paracetamol", ACETAMINOPHEN), (" helps ", None), ("DILI", DILI)],
-        [(1, "TREATS", 2)],
+        [("Paracetamol", ACETAMINOPHEN), (" was effective against ", None), ("DILI", DILI), (" here.", None)],
+        [],
     )
     r = check_note(backwards, graph)
     assert r.contradicting and r.contradicting[0].kg_types == ["CAUSES"] and "unfaithful" in r.flags
 
     elsewhere = make_note(
         (METFORMIN, "TREATS", T2DM),
-        [("Metformin", METFORMIN), (" for ", None), ("T2DM", T2DM), (", not for ", None), ("CKD", CKD)],
-        [(1, "TREATS", 2), (2, "POSITIVE_CORRELATION", 3)],
+        [("Metformin", METFORMIN), (" was started for ", None), ("T2DM", T2DM), (" today, and ", None),
+         ("T2DM", T2DM), (" was positively correlated with ", None), ("CKD", CKD), (" here.", None)],
+        [],
     )
     r = check_note(elsewhere, graph)
     assert r.passed and r.flags == ["extra_in_kg"] and r.extra_in_kg[0].type == "POSITIVE_CORRELATION"
 
     ungrounded = make_note(
         (METFORMIN, "TREATS", T2DM),
-        [("the sugar pill", METFORMIN), (" for ", None), ("T2DM", T2DM)],
-        [(1, "TREATS", 2)],
+        [("the sugar pill", METFORMIN), (" was started for ", None), ("T2DM", T2DM), (" today.", None)],
+        [],
     )
     r = check_note(ungrounded, graph)
     assert r.flags == ["ungrounded"] and "sugar pill" in r.ungrounded[0]
 
     mistyped = make_note(
         (METFORMIN, "TREATS", T2DM),
-        [("Metformin", METFORMIN), (" for ", None), ("T2DM", T2DM)],
-        [(1, "TREATS", 2)],
+        [("Metformin", METFORMIN), (" was started for ", None), ("T2DM", T2DM), (" today.", None)],
+        [],
         types={1: "Disease"},
     )
     r = check_note(mistyped, graph)
@@ -154,11 +185,21 @@ def test_each_check_on_both_stores(store: GraphStore) -> None:
     r = check_note(unknown, graph)
     assert "unknown_concept" in r.flags and "unfaithful" in r.flags
 
+    junk = make_note(
+        (METFORMIN, "TREATS", T2DM),
+        [("1. ", None), ("Metformin", METFORMIN), (" was started for ", None), ("T2DM", T2DM),
+         (" see https://x.org.", None)],
+        [],
+    )
+    r = check_note(junk, graph)
+    assert r.flags == ["degenerate"] and r.degenerate == ["url", "list_numbering"] and r.faithfulness == 1.0
+
 
 def test_same_as_names_ground_a_mention(memory_store: MemoryStore) -> None:
     store = load_sample(memory_store)
     note = make_note(
-        (METFORMIN, "TREATS", T2DM), [("Glucophage", METFORMIN), (" for ", None), ("T2DM", T2DM)], [(1, "TREATS", 2)]
+        (METFORMIN, "TREATS", T2DM),
+        [("Glucophage", METFORMIN), (" was started for ", None), ("T2DM", T2DM), (" today.", None)], [],
     )
     assert check_note(note, GraphView(store)).flags == ["ungrounded"]
     store.upsert_concepts([Concept(id="RXNORM:6809", name="Glucophage", group="Chemical")])
@@ -173,7 +214,9 @@ def test_template_notes_pass_and_run_rates(memory_store: MemoryStore) -> None:
     assert len({n.id for n in notes}) == 40 and all(not n.span_errors() for n in notes)
     report = check_notes(notes, store)
     assert report.notes == 40 and report.passed == 40 and report.fact_recall == 1.0
-    bad = notes[0].model_copy(update={"extracted_relations": []})
+    assert report.faithfulness_by == "trigger" and report.degenerate_notes == 0 and "no judge" in report.judge
+    assert all(n.relations[0].trigger for n in notes)
+    bad = drop_phrase(notes[0])
     report = check_notes([bad, *notes[1:]], store)
     assert report.passed == 39 and report.flag_counts == {"unfaithful": 1}
     assert report.fact_recall == pytest.approx(39 / 40)
@@ -186,7 +229,7 @@ def test_check_cli_filters_atomically(tmp_path: Path) -> None:
         load_sample(store)
     concepts, relations = sample_graph()
     notes = template_notes(concepts, relations, 10, seed=1, variety=2)
-    notes[3] = notes[3].model_copy(update={"extracted_relations": []})
+    notes[3] = drop_phrase(notes[3])
     notes_dir = tmp_path / "notes"
     write_records(notes_dir / "part-1.jsonl", notes[:5])
     write_records(notes_dir / "part-2.jsonl", notes[5:])

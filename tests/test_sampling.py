@@ -182,3 +182,24 @@ def test_custom_yaml_motif_from_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert report["distribution"] == {"CAUSES": 2, "PREVENTS": 1, "TREATS": 6}
     assert report["scarce"] == {"CAUSES": 1, "PREVENTS": 2}
     assert Motif  # the model is importable for users writing motifs in Python
+
+
+def test_sample_that_finds_nothing_fails_and_names_the_empty_strata(tmp_path: Path) -> None:
+    """An ontology-only graph has no TREATS edge: patient_bundle must not exit 0 with an empty file."""
+    from kgsynth.errors import InputError
+    from kgsynth.graph.model import Concept, Relation
+
+    store_path = tmp_path / "kg.json.gz"
+    with MemoryStore(store_path) as store:
+        store.upsert_concepts([Concept(id="HP:1", name="Tremor", group="Phenotype"),
+                               Concept(id="MONDO:1", name="Parkinson disease", group="Disease")])
+        store.upsert_relations([Relation(subject="MONDO:1", type="HAS_PHENOTYPE", object="HP:1")])
+    out = tmp_path / "inst.jsonl"
+    result = CliRunner().invoke(app, ["sample", "--motif", "patient_bundle", "--n", "5", "--out", str(out),
+                                      "--store", str(store_path), "--json"])
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    assert "0 of 5 instances" in str(result.exception) and "TREATS" in str(result.exception)
+    assert not out.exists()
+    ok = CliRunner().invoke(app, ["sample", "--motif", "single_edge", "--n", "5", "--out", str(out),
+                                  "--store", str(store_path), "--json"])
+    assert ok.exit_code == 0 and out.read_text().count("\n") == 1

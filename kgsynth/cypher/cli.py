@@ -56,6 +56,14 @@ def sample_command(
             scan_factor=scan_factor,
             on_progress=lambda done: bar.update(task, completed=done),
         )
+    if n > 0 and not instances:
+        from kgsynth.errors import InputError
+
+        empty = [s.stratum for s in report.strata if s.anchors == 0] or [s.stratum for s in report.strata]
+        strata = ", ".join(empty or chosen.anchor.types or ["(any relation)"])
+        raise InputError(f"motif {chosen.name}: 0 of {n} instances, nothing written: no anchors in the graph for "
+                         f"{strata}; `kgsynth graph stats` lists the relation types the graph has, "
+                         "`kgsynth motifs` the motifs and the types they need")
     write_lines_atomic(out_path, [i.model_dump_json() for i in instances])
     report.out = str(out_path)
 

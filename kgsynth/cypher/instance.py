@@ -32,6 +32,8 @@ class InstanceRelation(BaseModel):
     evidence: list[str] = Field(default_factory=list)
     source_labels: list[str] = Field(default_factory=list)
     provenance: list[str] = Field(default_factory=list)
+    #: BioRED's novelty label ("Novel" / "No") where the source gives one.
+    novelty: str = ""
 
 
 class MotifInstance(BaseModel):

@@ -158,4 +158,5 @@ class MemoryMatcher:
             list(data.get("evidence") or []),
             list(data.get("source_labels") or []),
             list(data.get("provenance") or []),
+            data.get("novelty") or "",
         ]

@@ -43,7 +43,7 @@ WHERE r.sk >= $lo AND r.sk < $hi AND a.group IN $groups_a AND b.group IN $groups
 RETURN r.sk AS sk,
        [a.id, coalesce(a.name, ''), coalesce(a.group, 'Other'), coalesce(a.synonyms, []), coalesce(a.xrefs, [])] AS a,
        [b.id, coalesce(b.name, ''), coalesce(b.group, 'Other'), coalesce(b.synonyms, []), coalesce(b.xrefs, [])] AS b,
-       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, [])] AS r,
+       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, []), coalesce(r.novelty, "")] AS r,
        [] AS arm1, [] AS arm2
 ORDER BY sk, a[0], b[0]
 
@@ -64,14 +64,14 @@ CALL (a, b, r) {
   WITH y, best.e AS e
   RETURN collect([
     [y.id, coalesce(y.name, ''), coalesce(y.group, 'Other'), coalesce(y.synonyms, []), coalesce(y.xrefs, [])],
-    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, [])]
+    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, []), coalesce(e.novelty, "")]
   ]) AS arm1
 }
 WITH a, b, r, arm1 WHERE size(arm1) >= $min1
 RETURN r.sk AS sk,
        [a.id, coalesce(a.name, ''), coalesce(a.group, 'Other'), coalesce(a.synonyms, []), coalesce(a.xrefs, [])] AS a,
        [b.id, coalesce(b.name, ''), coalesce(b.group, 'Other'), coalesce(b.synonyms, []), coalesce(b.xrefs, [])] AS b,
-       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, [])] AS r,
+       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, []), coalesce(r.novelty, "")] AS r,
        arm1, [] AS arm2
 ORDER BY sk, a[0], b[0]
 
@@ -92,7 +92,7 @@ CALL (a, b, r) {
   WITH y, best.e AS e
   RETURN collect([
     [y.id, coalesce(y.name, ''), coalesce(y.group, 'Other'), coalesce(y.synonyms, []), coalesce(y.xrefs, [])],
-    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, [])]
+    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, []), coalesce(e.novelty, "")]
   ]) AS arm1
 }
 WITH a, b, r, arm1 WHERE size(arm1) >= $min1
@@ -109,14 +109,14 @@ CALL (a, b, r) {
   WITH y, best.e AS e
   RETURN collect([
     [y.id, coalesce(y.name, ''), coalesce(y.group, 'Other'), coalesce(y.synonyms, []), coalesce(y.xrefs, [])],
-    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, [])]
+    [startNode(e).id, type(e), endNode(e).id, coalesce(e.evidence, []), coalesce(e.source_labels, []), coalesce(e.provenance, []), coalesce(e.novelty, "")]
   ]) AS arm2
 }
 WITH a, b, r, arm1, arm2 WHERE size(arm2) >= $min2
 RETURN r.sk AS sk,
        [a.id, coalesce(a.name, ''), coalesce(a.group, 'Other'), coalesce(a.synonyms, []), coalesce(a.xrefs, [])] AS a,
        [b.id, coalesce(b.name, ''), coalesce(b.group, 'Other'), coalesce(b.synonyms, []), coalesce(b.xrefs, [])] AS b,
-       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, [])] AS r,
+       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, []), coalesce(r.novelty, "")] AS r,
        arm1, arm2
 ORDER BY sk, a[0], b[0]
 
@@ -133,15 +133,15 @@ CALL (a, b, r) {
   LIMIT 1
   RETURN [
     [[c.id, coalesce(c.name, ''), coalesce(c.group, 'Other'), coalesce(c.synonyms, []), coalesce(c.xrefs, [])],
-     [startNode(e2).id, type(e2), endNode(e2).id, coalesce(e2.evidence, []), coalesce(e2.source_labels, []), coalesce(e2.provenance, [])]],
+     [startNode(e2).id, type(e2), endNode(e2).id, coalesce(e2.evidence, []), coalesce(e2.source_labels, []), coalesce(e2.provenance, []), coalesce(e2.novelty, "")]],
     [null,
-     [startNode(e3).id, type(e3), endNode(e3).id, coalesce(e3.evidence, []), coalesce(e3.source_labels, []), coalesce(e3.provenance, [])]]
+     [startNode(e3).id, type(e3), endNode(e3).id, coalesce(e3.evidence, []), coalesce(e3.source_labels, []), coalesce(e3.provenance, []), coalesce(e3.novelty, "")]]
   ] AS arm1
 }
 RETURN r.sk AS sk,
        [a.id, coalesce(a.name, ''), coalesce(a.group, 'Other'), coalesce(a.synonyms, []), coalesce(a.xrefs, [])] AS a,
        [b.id, coalesce(b.name, ''), coalesce(b.group, 'Other'), coalesce(b.synonyms, []), coalesce(b.xrefs, [])] AS b,
-       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, [])] AS r,
+       [a.id, type(r), b.id, coalesce(r.evidence, []), coalesce(r.source_labels, []), coalesce(r.provenance, []), coalesce(r.novelty, "")] AS r,
        arm1, [] AS arm2
 ORDER BY sk, a[0], b[0]
 

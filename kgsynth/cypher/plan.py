@@ -191,7 +191,6 @@ def _concept(slot: str, node: list[Any]) -> InstanceConcept:
 
 
 def _relation(rel: list[Any]) -> InstanceRelation:
-    s, t, o, evidence, source_labels, provenance = rel
-    return InstanceRelation(
-        subject=s, type=t, object=o, evidence=evidence, source_labels=source_labels, provenance=provenance
-    )
+    s, t, o, evidence, source_labels, provenance, novelty = rel
+    return InstanceRelation(subject=s, type=t, object=o, evidence=evidence, source_labels=source_labels,
+                            provenance=provenance, novelty=novelty)

@@ -1,8 +1,12 @@
 """KG-aware consistency checks of generated notes against the graph they came from.
 
-For each note: faithfulness (which sampled facts the independent extraction pass
-finds again), hallucination (extracted facts outside the sample, split into "in the
-KG elsewhere", "absent from the KG" and "contradicting the KG"), grounding (is each
+For each note: faithfulness, decided without trusting the writer: a sampled fact is
+expressed when the text states it, two mentions of its concepts with one of its type's
+lexicon phrases between them in that phrasing's order (:meth:`Lexicon.statements`);
+hallucination (relations the text states that were not sampled, split into "in the KG
+elsewhere", "absent from the KG" and "contradicting the KG"); degenerate text
+(:mod:`kgsynth.evaluation.degenerate`); the writer's own extraction pass, where one ran,
+reported beside as a second signal that never decides a verdict; grounding (is each
 mention a name or synonym of its concept, or of a SAME_AS-equivalent one), type
 consistency (entity type vs the concept's group) and span integrity. Each note gets
 flags; a note passes when it has none. The graph is read through the
@@ -20,6 +24,8 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from kgsynth.evaluation.convert import concept_ids
+from kgsynth.evaluation.degenerate import degenerate_reasons
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.record import NoteRecord, NoteRelation
 from kgsynth.graph.model import Concept, Relation
 from kgsynth.graph.schema import SYMMETRIC_TYPES
@@ -52,6 +58,7 @@ FAILING_FLAGS: tuple[str, ...] = (
     "unknown_concept",
     "span_error",
     "dangling_relation",
+    "degenerate",
 )
 
 
@@ -81,6 +88,13 @@ class NoteCheck(BaseModel):
     span_errors: list[str] = Field(default_factory=list)
     dangling: int = 0
     extracted_in_sample: int = 0
+    degenerate: list[str] = Field(default_factory=list)
+    #: The extraction pass (second signal): sampled facts it found, and its facts absent from / contradicting the KG.
+    extraction_ran: bool = False
+    extraction_expressed: int = 0
+    extraction_facts: int = 0
+    extraction_absent: list[Fact] = Field(default_factory=list)
+    extraction_contradicting: list[Fact] = Field(default_factory=list)
 
 
 class CheckReport(BaseModel):
@@ -99,11 +113,20 @@ class CheckReport(BaseModel):
     extra_in_kg: int
     absent_from_kg: int
     contradicting: int
-    hallucination_rate: float | None  # (absent + contradicting) / extracted
+    hallucination_rate: float | None  # (absent + contradicting) / stated
     entities: int
     ungrounded_entities: int
     type_mismatched_entities: int
     min_faithfulness: float
+    #: What decided faithfulness: "trigger" (the lexicon test on the text) or "annotations".
+    faithfulness_by: str = "trigger"
+    judge: str = "none: no judge was asked; faithfulness is the deterministic relation-phrase test"
+    degenerate_notes: int = 0
+    degenerate_rate: float | None = None
+    degenerate_reasons: dict[str, int] = Field(default_factory=dict)
+    extraction_notes: int = 0
+    extraction_fact_recall: float | None = None  # sampled facts the writer's own extraction pass found
+    extraction_hallucination_rate: float | None = None
     results: list[NoteCheck] = Field(default_factory=list)
 
 
@@ -180,15 +203,49 @@ def _extracted_facts(record: NoteRecord, relations: list[NoteRelation]) -> tuple
     return list(facts.values()), dangling
 
 
+def _stated_facts(record: NoteRecord, lexicon: Lexicon) -> list[Fact]:
+    """The relations the text itself states, by concept id (the deterministic test)."""
+    facts: dict[tuple[str, str, str], Fact] = {}
+    for st in lexicon.statements(record.text, record.entities):
+        for sid in concept_ids(st.subject):
+            for oid in concept_ids(st.object):
+                facts.setdefault((sid, st.type, oid), Fact(subject=sid, type=st.type, object=oid))
+    return list(facts.values())
+
+
+def _against_kg(facts: list[Fact], sampled: set[tuple[str, str, str]], graph: GraphView
+                ) -> tuple[int, list[Fact], list[Fact], list[Fact]]:
+    """(in the sample, in the KG elsewhere, absent from the KG, contradicting the KG) for ``facts``."""
+    in_sample, extra, absent, contra = 0, [], [], []
+    for fact in facts:
+        if (fact.subject, fact.type, fact.object) in sampled:
+            in_sample += 1
+            continue
+        kg = graph.between(fact.subject, fact.object) + graph.between(fact.object, fact.subject)
+        kg_here = {r.type for r in graph.between(fact.subject, fact.object)}
+        kg_back = {r.type for r in kg if r.subject == fact.object}
+        if fact.type in kg_here or (fact.type in SYMMETRIC_TYPES and fact.type in kg_back):
+            extra.append(fact)
+        elif conflicting := sorted({r.type for r in kg} & CONTRADICTS.get(fact.type, frozenset())):
+            contra.append(fact.model_copy(update={"kg_types": conflicting}))
+        else:
+            absent.append(fact)
+    return in_sample, extra, absent, contra
+
+
 def check_note(
-    record: NoteRecord, graph: GraphView, min_faithfulness: float = 1.0, use_annotations: bool = False
+    record: NoteRecord, graph: GraphView, min_faithfulness: float = 1.0, use_annotations: bool = False,
+    lexicon: Lexicon | None = None,
 ) -> NoteCheck:
-    """Every check on one note."""
+    """Every check on one note (``use_annotations``: trust the annotated relations, for gold notes)."""
+    lexicon = lexicon or load_lexicon()
     result = NoteCheck(id=record.id, passed=True, flags=[])
     result.span_errors = record.span_errors()
-    relations = record.relations if use_annotations else record.extracted_relations
-    extracted, result.dangling = _extracted_facts(record, relations)
-    extracted_keys = {(f.subject, f.type, f.object) for f in extracted}
+    if use_annotations:
+        stated, result.dangling = _extracted_facts(record, record.relations)
+    else:
+        stated = _stated_facts(record, lexicon)
+    stated_keys = {(f.subject, f.type, f.object) for f in stated}
 
     sampled: set[tuple[str, str, str]] = set()
     if record.instance is None:
@@ -197,25 +254,24 @@ def check_note(
         for fact in record.instance.relations:
             key = (fact.subject, fact.type, fact.object)
             sampled |= _fact_keys(*key)
-            target = result.expressed if _fact_keys(*key) & extracted_keys else result.missed
+            target = result.expressed if _fact_keys(*key) & stated_keys else result.missed
             target.append(Fact(subject=fact.subject, type=fact.type, object=fact.object))
         result.sampled_facts = len(record.instance.relations)
         if result.sampled_facts:
             result.faithfulness = len(result.expressed) / result.sampled_facts
 
-    for fact in extracted:
-        if (fact.subject, fact.type, fact.object) in sampled:
-            result.extracted_in_sample += 1
-            continue
-        kg = graph.between(fact.subject, fact.object) + graph.between(fact.object, fact.subject)
-        kg_here = {r.type for r in graph.between(fact.subject, fact.object)}
-        kg_back = {r.type for r in kg if r.subject == fact.object}
-        if fact.type in kg_here or (fact.type in SYMMETRIC_TYPES and fact.type in kg_back):
-            result.extra_in_kg.append(fact)
-        elif conflicting := sorted({r.type for r in kg} & CONTRADICTS.get(fact.type, frozenset())):
-            result.contradicting.append(fact.model_copy(update={"kg_types": conflicting}))
-        else:
-            result.absent_from_kg.append(fact)
+    result.extracted_in_sample, result.extra_in_kg, result.absent_from_kg, result.contradicting = _against_kg(
+        stated, sampled, graph)
+    if record.extracted_relations and not use_annotations:
+        extracted, _ = _extracted_facts(record, record.extracted_relations)
+        keys = {(f.subject, f.type, f.object) for f in extracted}
+        result.extraction_ran = True
+        result.extraction_facts = len(extracted)
+        if record.instance is not None:
+            result.extraction_expressed = sum(
+                bool(_fact_keys(f.subject, f.type, f.object) & keys) for f in record.instance.relations)
+        _, _, result.extraction_absent, result.extraction_contradicting = _against_kg(extracted, sampled, graph)
+    result.degenerate = degenerate_reasons(record, lexicon)
 
     _check_entities(record, graph, result)
 
@@ -229,6 +285,7 @@ def check_note(
         ("unknown_concept", result.unknown_concepts),
         ("span_error", result.span_errors),
         ("extra_in_kg", result.extra_in_kg),
+        ("degenerate", result.degenerate),
     ):
         if items:
             result.flags.append(flag)
@@ -280,18 +337,21 @@ def _singular(text: str) -> str:
 
 
 def check_notes(
-    records: Iterable[NoteRecord], store: GraphStore, min_faithfulness: float = 1.0, use_annotations: bool = False
+    records: Iterable[NoteRecord], store: GraphStore, min_faithfulness: float = 1.0, use_annotations: bool = False,
+    lexicon: Lexicon | None = None,
 ) -> CheckReport:
     """Check every note and sum the run's rates."""
     graph = GraphView(store)
+    lexicon = lexicon or load_lexicon()
     results, entities = [], 0
     for record in records:
-        results.append(check_note(record, graph, min_faithfulness, use_annotations))
+        results.append(check_note(record, graph, min_faithfulness, use_annotations, lexicon))
         entities += len(record.entities)
-    return summarize(results, entities, min_faithfulness)
+    return summarize(results, entities, min_faithfulness, use_annotations)
 
 
-def summarize(results: list[NoteCheck], entities: int, min_faithfulness: float) -> CheckReport:
+def summarize(results: list[NoteCheck], entities: int, min_faithfulness: float,
+              use_annotations: bool = False) -> CheckReport:
     n = len(results)
     flags = Counter(f for r in results for f in set(r.flags))
     sampled = sum(r.sampled_facts for r in results)
@@ -302,7 +362,19 @@ def summarize(results: list[NoteCheck], entities: int, min_faithfulness: float) 
     extracted = sum(r.extracted_in_sample for r in results) + extra + absent + contra
     faith = [r.faithfulness for r in results if r.faithfulness is not None]
     passed = sum(r.passed for r in results)
+    degenerate = [r for r in results if r.degenerate]
+    ran = [r for r in results if r.extraction_ran]
+    ran_sampled = sum(r.sampled_facts for r in ran)
+    ran_facts = sum(r.extraction_facts for r in ran)
+    ran_bad = sum(len(r.extraction_absent) + len(r.extraction_contradicting) for r in ran)
     return CheckReport(
+        faithfulness_by="annotations" if use_annotations else "trigger",
+        degenerate_notes=len(degenerate),
+        degenerate_rate=len(degenerate) / n if n else None,
+        degenerate_reasons=dict(Counter(x for r in degenerate for x in r.degenerate).most_common()),
+        extraction_notes=len(ran),
+        extraction_fact_recall=sum(r.extraction_expressed for r in ran) / ran_sampled if ran_sampled else None,
+        extraction_hallucination_rate=ran_bad / ran_facts if ran_facts else None,
         notes=n,
         passed=passed,
         pass_rate=passed / n if n else None,

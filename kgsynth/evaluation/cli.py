@@ -118,8 +118,11 @@ def check_command(
     ] = 1.0,
     use_annotations: Annotated[
         bool,
-        typer.Option("--use-annotations", help="Use the notes' annotated relations when no extraction pass ran."),
+        typer.Option("--use-annotations", help="Trust the notes' annotated relations instead of the relation-phrase "
+                     "test (for gold notes whose text does not use the lexicon)."),
     ] = False,
+    lexicon: Annotated[Path | None, typer.Option("--lexicon", help="Extra relation phrasings (as for generate).")]
+    = None,
     uri: Uri = None,
     username: Username = None,
     password: Password = None,
@@ -131,15 +134,17 @@ def check_command(
     from kgsynth.console import track_rate
     from kgsynth.evaluation.check import FAILING_FLAGS, GraphView, check_note, summarize
     from kgsynth.evaluation.readers import read_records, write_records
+    from kgsynth.generation.lexicon import load_lexicon
 
+    phrases = load_lexicon(lexicon)
     records = read_records(notes).records
     with store_from(uri, username, password, database, store) as graph_store:
         graph = GraphView(graph_store)
         results = [
-            check_note(r, graph, min_faithfulness, use_annotations)
+            check_note(r, graph, min_faithfulness, use_annotations, phrases)
             for r in track_rate(records, len(records), "checking notes", unit="notes", disable=json)
         ]
-    report = summarize(results, sum(len(r.entities) for r in records), min_faithfulness)
+    report = summarize(results, sum(len(r.entities) for r in records), min_faithfulness, use_annotations)
     written = None
     if filter_out is not None:
         passing = {r.id for r in results if r.passed}
@@ -152,18 +157,23 @@ def check_command(
         summary.add_column("check")
         summary.add_column("value", justify="right")
         for label, value in (
-            ("sampled facts expressed (recall)", _fmt(report.fact_recall)),
+            (f"sampled facts expressed (recall, by {report.faithfulness_by})", _fmt(report.fact_recall)),
             ("mean per-note faithfulness", _fmt(report.mean_faithfulness)),
-            ("extracted facts", str(report.extracted_facts)),
+            ("degenerate notes", f"{report.degenerate_notes} / {report.notes}"),
+            ("facts the text states", str(report.extracted_facts)),
             ("  not sampled, in KG elsewhere", str(report.extra_in_kg)),
             ("  absent from KG", str(report.absent_from_kg)),
             ("  contradicting KG", str(report.contradicting)),
             ("hallucination rate", _fmt(report.hallucination_rate)),
             ("ungrounded entities", f"{report.ungrounded_entities} / {report.entities}"),
             ("type-mismatched entities", f"{report.type_mismatched_entities} / {report.entities}"),
+            (f"writer's extraction pass: recall ({report.extraction_notes} notes)",
+             _fmt(report.extraction_fact_recall)),
+            ("writer's extraction pass: hallucination rate", _fmt(report.extraction_hallucination_rate)),
         ):
             summary.add_row(label, value)
         out.print(summary)
+        out.print(f"judge: {report.judge}")
         flags = Table(title="Notes flagged")
         for col in ("flag", "notes", "rate", "fails a note"):
             flags.add_column(col, justify="left" if col == "flag" else "right")

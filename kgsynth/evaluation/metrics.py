@@ -301,3 +301,20 @@ def evaluate(
         relation={m: scored(d) for m, d in rel_docs.items()},
         issues=issues,
     )
+
+
+def relation_counts(
+    gold: Sequence[NoteRecord], pred: Sequence[NoteRecord], mode: RelationMode = "relaxed",
+    relation_level: RelationLevel = "concept",
+) -> list[dict[str, Counts]]:
+    """Per-document relation counts, in gold order, as :func:`evaluate` sums them.
+
+    For statistics :func:`evaluate` does not report itself, such as a paired bootstrap
+    of two systems' F1 on the same documents (:func:`~kgsynth.evaluation.scores.difference_interval`).
+    """
+    pred_by_id = {p.id: p for p in pred}
+    result = []
+    for g in gold:
+        p = pred_by_id.get(g.id) or NoteRecord(id=g.id, text=g.text)
+        result.append(match_relations(_resolve(g, None), _resolve(p, None), mode, relation_level))
+    return result

@@ -3,8 +3,8 @@
 Used as the "template baseline" column of ``kgsynth report``, to exercise checks and
 reports without a language model, and as the stand-in for generated notes in
 ``bench/utility.py`` when no generator output is given. ``variety=1`` uses one fixed
-sentence per relation type (the classic template baseline); a higher variety draws
-from several phrasings and synonyms, which is what diversity metrics should detect.
+phrasing per relation type (the lexicon's first, the classic template baseline); a higher
+variety draws from several of the lexicon's phrasings and synonyms, which is what diversity metrics should detect.
 Annotation is exact by construction, and the "extraction pass" is the annotation itself.
 """
 
@@ -14,33 +14,11 @@ import random
 from collections.abc import Iterable
 
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
-from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+from kgsynth.generation.lexicon import load_lexicon
+from kgsynth.generation.prompt import read_yaml
+from kgsynth.generation.record import Entity, NoteRecord, NoteRelation, Trigger
 from kgsynth.graph.model import Concept, Relation
 
-#: Phrasings per relation type; ``{s}``/``{o}`` are the subject and object mentions.
-PHRASES: dict[str, list[str]] = {
-    "TREATS": [
-        "{s} was started for {o}.",
-        "The patient with {o} responded well to {s}.",
-        "For the {o}, {s} was continued at the usual dose.",
-        "{o} is being managed with {s}.",
-    ],
-    "CAUSES": [
-        "{s} is suspected to have caused {o}.",
-        "After exposure to {s} the patient developed {o}.",
-        "{o} was attributed to {s}.",
-    ],
-    "PREVENTS": ["{s} was given to prevent {o}.", "Prophylactic {s} lowers the risk of {o}."],
-    "CONTRAINDICATED_FOR": ["{s} was avoided because of {o}.", "{s} is contraindicated given the {o}."],
-    "HAS_PHENOTYPE": [
-        "The {s} presented with {o}.",
-        "{o} was noted, consistent with {s}.",
-        "Known {s}; on examination {o}.",
-    ],
-    "FINDING_SITE": ["{s} involving the {o} was documented.", "Imaging of the {o} showed {s}."],
-    "DIAGNOSES": ["{s} confirmed {o}.", "The diagnosis of {o} was made by {s}."],
-}
-DEFAULT_PHRASES = ["{s} is related to {o}.", "A link between {s} and {o} was discussed."]
 OPENINGS = ["", "Follow-up visit. ", "Clinic note. ", "Discharge summary: ", "History: "]
 
 
@@ -64,8 +42,10 @@ def template_note(
     subject: Concept, relation: Relation, object_: Concept, rng: random.Random, variety: int = 1, dataset: str = ""
 ) -> NoteRecord:
     """One note stating one fact, annotated exactly."""
-    phrases = PHRASES.get(relation.type, DEFAULT_PHRASES)
-    template = phrases[0] if variety <= 1 else rng.choice(phrases[: 1 + variety])
+    phrasings = load_lexicon().phrasings(relation.type)
+    phrasing = phrasings[0] if variety <= 1 else rng.choice(phrasings[: 1 + variety])
+    tails = read_yaml("context.yaml")["tails"]
+    template = phrasing.sentence("{s}", "{o}") + " " + (tails[0] if variety <= 1 else rng.choice(tails)) + "."
     opening = "" if variety <= 1 else rng.choice(OPENINGS)
     s_text, o_text = _mention(subject, rng, variety), _mention(object_, rng, variety)
     text = opening
@@ -92,7 +72,10 @@ def template_note(
             text += mention
         else:
             text += piece
-    rel = NoteRelation(subject=spans["s"], type=relation.type, object=spans["o"])
+    start, end = entities[0].end + 1, entities[1].start - 1
+    rel = NoteRelation(subject=spans["s"], type=relation.type, object=spans["o"],
+                       trigger=Trigger(start=start, end=end, text=text[start:end]), novelty=relation.novelty,
+                       evidence=list(relation.evidence))
     return NoteRecord(
         text=text,
         entities=entities,

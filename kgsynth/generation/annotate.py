@@ -7,48 +7,64 @@ record that breaks one must go to the rejects file, never to the dataset.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.record import Entity, NoteRecord, NoteRelation, Trigger
 from kgsynth.generation.tags import complete_mentions, strip_tags
-from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
+from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, SYMMETRIC_TYPES
+
+#: More mentions of one concept on a line than this reads as degenerate repetition.
+MAX_MENTIONS_PER_LINE = 2
 
 
-def sampled_relations(instance: MotifInstance, entities: list[Entity], text: str = "") -> list[NoteRelation]:
-    """The instance's facts whose two concepts are both mentioned.
+def sampled_relations(instance: MotifInstance, entities: list[Entity], text: str,
+                      lexicon: Lexicon | None = None) -> list[NoteRelation]:
+    """The instance's facts that the text states, each with the phrase that states it.
 
-    Each fact links the closest pair of mentions of its two concepts on one line (else
-    overall), which is the pair in the sentence that states it when the writer followed
-    the one-line-per-fact constraint.
+    A fact is stated where a mention of its subject and one of its object stand on one line
+    with one of its type's lexicon phrases between them, in that phrasing's order (either
+    order for symmetric types). The first such statement of a fact is its annotation; a
+    fact the text does not state gets no relation (:func:`validate` then rejects the note).
     """
-    by_concept: dict[str, list[Entity]] = {}
-    for e in entities:
-        by_concept.setdefault(e.concept_id, []).append(e)
+    lexicon = lexicon or load_lexicon()
+    statements = lexicon.statements(text, entities)
     out = []
     for r in instance.relations:
-        if r.subject not in by_concept or r.object not in by_concept:
-            continue
-        pairs = [(s, o) for s in by_concept[r.subject] for o in by_concept[r.object] if s.id != o.id]
-        if not pairs:
-            continue
-        def line(e: Entity) -> int:
-            return text.count("\n", 0, e.start)
-
-        s, o = min(pairs, key=lambda p: (line(p[0]) != line(p[1]), abs(p[0].start - p[1].start), p[0].start))
-        out.append(NoteRelation(subject=s.id, type=r.type, object=o.id))
+        for st in statements:
+            if st.type == r.type and _same_fact(st.subject.concept_id, st.object.concept_id, r.subject, r.object,
+                                                r.type):
+                trigger = Trigger(start=st.trigger_start, end=st.trigger_end, text=st.phrase)
+                subject, object_ = (st.subject, st.object) if st.subject.concept_id == r.subject else (
+                    st.object, st.subject)
+                out.append(NoteRelation(subject=subject.id, type=r.type, object=object_.id, trigger=trigger,
+                                        novelty=r.novelty, evidence=list(r.evidence)))
+                break
     return out
 
 
-def build_record(tagged: str, instance: MotifInstance, **fields: object) -> NoteRecord:
+def _same_fact(s: str, o: str, subject: str, object_: str, type_: str) -> bool:
+    return (s, o) == (subject, object_) or (type_ in SYMMETRIC_TYPES and (o, s) == (subject, object_))
+
+
+def build_record(tagged: str, instance: MotifInstance, lexicon: Lexicon | None = None,
+                 **fields: object) -> NoteRecord:
     """A record from tagged text; raises :class:`~kgsynth.generation.tags.TagError` when tags are unsound."""
     stripped = strip_tags(tagged, instance)
     entities = complete_mentions(stripped.text, stripped.entities, instance)
     return NoteRecord(
         text=stripped.text,
         entities=entities,
-        relations=sampled_relations(instance, entities, stripped.text),
+        relations=sampled_relations(instance, entities, stripped.text, lexicon),
         instance=instance,
         **fields,
     )
+
+
+def _concept(record: NoteRecord, entity_id: str) -> str:
+    e = record.entity(entity_id)
+    return e.concept_id if e else ""
 
 
 def validate(record: NoteRecord) -> list[str]:
@@ -75,8 +91,20 @@ def validate(record: NoteRecord) -> list[str]:
                 problems.append(f"{name} {r.subject}-{r.type}-{r.object} points at a missing entity")
     if not record.entities:
         problems.append("no entity mentioned")
-    if instance and not record.relations:
-        problems.append("no sampled fact has both of its concepts mentioned")
+    if instance:
+        stated = {(r.type, *sorted((_concept(record, r.subject), _concept(record, r.object)))) for r in record.relations
+                  if r.trigger is not None}
+        for fact in instance.relations:
+            if (fact.type, *sorted((fact.subject, fact.object))) not in stated:
+                problems.append(f"fact {fact.subject} {fact.type} {fact.object} is not stated with a relation phrase")
+        lines = record.text.split("\n")
+        starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+        for i, start in enumerate(starts):
+            end = start + len(lines[i])
+            per_concept = Counter(e.concept_id for e in record.entities if start <= e.start < end)
+            crowded = [c for c, k in per_concept.items() if k > MAX_MENTIONS_PER_LINE]
+            if crowded:
+                problems.append(f"line {i + 1} names {crowded[0]} {per_concept[crowded[0]]} times")
     if not record.text.strip():
         problems.append("empty text")
     return problems

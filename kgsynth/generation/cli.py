@@ -25,16 +25,29 @@ class ExportFormat(StrEnum):
     conll = "conll"
 
 
+class NoteBalanceName(StrEnum):
+    relation_type = "relation_type"
+    none = "none"
+
+
+class NoteStyle(StrEnum):
+    fact = "fact"
+    abstract = "abstract"
+
+
 class SchemaMode(StrEnum):
     json_schema = "json_schema"
     json_object = "json_object"
 
 
 def backend_options(model: str | None, base_url: str | None, api_key: str | None, temperature: float,
-                    max_free: int, price_in: float, price_out: float,
-                    schema_mode: SchemaMode = SchemaMode.json_schema) -> dict[str, object]:
+                    max_words: int, price_in: float, price_out: float,
+                    schema_mode: SchemaMode = SchemaMode.json_schema, lexicon: Path | None = None) -> dict[str, object]:
+    from kgsynth.generation.lexicon import load_lexicon
+
     return {"model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
-            "max_free": max_free, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value}
+            "max_words": max_words, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value,
+            "lexicon": load_lexicon(lexicon)}
 
 
 def generate_command(
@@ -54,7 +67,12 @@ def generate_command(
     schema_mode: Annotated[SchemaMode, typer.Option(
         "--schema-mode", help="How the openai backend sends its JSON schema: json_schema (OpenAI, vLLM, "
         "llama-server) or json_object (llama-cpp-python's server).")] = SchemaMode.json_schema,
-    max_free: Annotated[int, typer.Option("--max-free", help="Most free-text characters between tags.")] = 60,
+    max_words: Annotated[int, typer.Option("--max-words", help="Most words in each run of free text around a "
+                                           "fact's statement.")] = 10,
+    lexicon: Annotated[Path | None, typer.Option("--lexicon", help="YAML of extra relation phrasings (the layout of "
+                                                  "kgsynth/generation/prompts/lexicon.yaml).")] = None,
+    best_of: Annotated[int, typer.Option("--best-of", help="Drafts per note; keeps the one with the best mean token "
+                                          "log-probability under the writer.")] = 1,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per note before it is rejected.")] = 3,
     extract: Annotated[bool, typer.Option("--extract/--no-extract", help="Run the relation-extraction pass.")]
     = True,
@@ -66,26 +84,54 @@ def generate_command(
     price_out: Annotated[float, typer.Option("--price-out", help="USD per 1M completion tokens.")] = 0.0,
     export_formats: Annotated[list[ExportFormat] | None, typer.Option("--export", help="Also export (repeatable).")]
     = None,
+    balance: Annotated[NoteBalanceName, typer.Option(
+        "--balance", help="relation_type: plan notes so relation types get even counts, scarce facts several "
+        "notes each; none: one note per instance, cycled.")] = NoteBalanceName.relation_type,
+    max_notes_per_fact: Annotated[int, typer.Option(
+        "--max-notes-per-fact", help="With --balance relation_type: most notes about one distinct fact.")] = 10,
+    note_style: Annotated[NoteStyle, typer.Option(
+        "--note-style", help="fact: a note per sampled instance; abstract: 4-10 sentences combining it with "
+        "companion facts and unrelated (distractor) concepts.")] = NoteStyle.fact,
     json: Json = False,
 ) -> None:
     """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
     from kgsynth.generation.backends import make_backend
     from kgsynth.generation.engine import generate, read_instances, read_notes
     from kgsynth.generation.export import export
+    from kgsynth.generation.note_plan import plan_notes
     from kgsynth.generation.prompt import load_settings
 
-    if n < 0 or concurrency < 1 or max_attempts < 1:
-        raise ConfigError("--n must be >= 0, --concurrency and --max-attempts >= 1")
+    if n < 0 or concurrency < 1 or max_attempts < 1 or best_of < 1 or max_words < 1:
+        raise ConfigError("--n must be >= 0, --concurrency, --max-attempts, --best-of and --max-words >= 1")
     items = read_instances(instances)
-    writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_free,
-                                                           price_in, price_out, schema_mode))
+    plan = plan_notes(items, n, balance.value, max_notes_per_fact, seed)
+    if not json:
+        _print_plan(plan)
+    writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_words,
+                                                           price_in, price_out, schema_mode, lexicon))
     report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
-                      shard_size=shard_size, quiet=json)
+                      shard_size=shard_size, quiet=json, best_of=best_of, plan=plan, note_style=note_style.value)
     data = report.model_dump(mode="json")
     if export_formats:
         data["exports"] = export(read_notes(out), out / "export", [f.value for f in export_formats])
     emit(data, json)
+
+
+def _print_plan(plan: object) -> None:
+    """The note plan as a table on stderr (the --json report carries it as ``plan``)."""
+    from rich.table import Table
+
+    table = Table(title=f"note plan ({plan.balance}): {plan.planned} of {plan.requested} notes, "
+                        f"at most {plan.max_notes_per_fact} per fact")
+    for col in ("relation type", "distinct facts", "notes", "notes per fact", "most per fact", "capped"):
+        table.add_column(col, justify="left" if col == "relation type" else "right")
+    for t in plan.types:
+        table.add_row(t.type, str(t.facts), str(t.notes), f"{t.notes_per_fact:.2f}", str(t.max_notes_per_fact),
+                      "yes" if t.capped else "")
+    err.print(table)
+    if plan.max_min_ratio is not None:
+        err.print(f"max/min notes per relation type: {plan.max_min_ratio:.2f}")
 
 
 def export_command(

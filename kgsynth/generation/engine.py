@@ -1,10 +1,12 @@
 """The generation loop: jobs -> prompts -> backend -> aligned, validated records -> shards.
 
-Job ``k`` writes a note for instance ``k mod len(instances)`` with a seed derived from
+Job ``k`` writes a note for instance ``schedule[k]`` (the note plan of
+:mod:`kgsynth.generation.note_plan`; without one, ``k mod len(instances)``) with a seed derived from
 the run seed and ``k``, so a job always produces the same prompt and (for deterministic
 backends) the same note. Each record stores its job number in ``decoding["job"]``; on
 restart the jobs already in the dataset or the rejects file are skipped, which makes a
-killed run resumable without duplicates.
+killed run resumable without duplicates. The plan is deterministic for its inputs, and
+its fingerprint is kept in ``plan.json`` so a resume with a different plan is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -23,16 +26,21 @@ from kgsynth import inputs
 from kgsynth.atomic import write_text_atomic
 from kgsynth.console import progress
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import InputError
+from kgsynth.errors import ConfigError, InputError
 from kgsynth.generation.annotate import build_record, validate
-from kgsynth.generation.backends.base import Backend
-from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
+from kgsynth.generation.backends.base import Backend, Draft
+from kgsynth.generation.compose import Composer
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.note_plan import NotePlan
+from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
 from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
 from kgsynth.generation.tags import TagError
 
 NOTES = "notes"
 REJECTS = "rejects"
+#: The ``attempt`` slot of :func:`job_seed` that seeds a job's composition (writing attempts count from 0).
+COMPOSE_ATTEMPT = -1
 
 
 class RunReport(BaseModel):
@@ -53,6 +61,8 @@ class RunReport(BaseModel):
     tokens_per_s: float = 0.0
     cost_usd: float = 0.0
     reject_reasons: dict[str, int] = Field(default_factory=dict)
+    #: The note plan (per relation type: facts, notes, notes per fact); None without one.
+    plan: dict[str, object] | None = None
 
 
 def read_instances(path: Path) -> list[MotifInstance]:
@@ -119,6 +129,37 @@ class Outcome(BaseModel):
     cost_usd: float = 0.0
 
 
+async def _draft_record(
+    backend: Backend, instance: MotifInstance, prompt: Prompt, job: int, attempt_seed: int, attempt: int,
+    dataset: str, lexicon: Lexicon, outcome: Outcome,
+) -> tuple[Draft, NoteRecord] | None:
+    """One draft turned into a record; ``None`` (with the reason on ``outcome``) when it is unsound."""
+    try:
+        draft = await backend.awrite(instance, prompt, attempt_seed)
+    except TagError as exc:  # a backend may check its own output early
+        outcome.reason = f"write failed: {exc}"
+        return None
+    outcome.prompt_tokens += draft.prompt_tokens
+    outcome.completion_tokens += draft.completion_tokens
+    outcome.cost_usd += draft.cost_usd
+    outcome.last_output = draft.tagged
+    decoding = {**backend.decoding(), "seed": attempt_seed, "job": job, "attempt": attempt}
+    if draft.mean_logprob is not None:
+        decoding["mean_logprob"] = round(draft.mean_logprob, 4)
+    try:
+        record = build_record(draft.tagged, instance, lexicon, note_type=prompt.note_type,
+                              demographics=prompt.demographics, prompt=prompt.text, model=backend.model,
+                              backend=backend.name, decoding=decoding, dataset=dataset)
+    except TagError as exc:
+        outcome.reason = f"unaligned tags: {exc}"
+        return None
+    problems = validate(record)
+    if problems:
+        outcome.reason = "invalid record: " + "; ".join(problems[:3])
+        return None
+    return draft, record
+
+
 async def run_job(
     backend: Backend,
     instance: MotifInstance,
@@ -128,40 +169,35 @@ async def run_job(
     max_attempts: int = 3,
     extract: bool = True,
     dataset: str = "",
+    best_of: int = 1,
+    lexicon: Lexicon | None = None,
 ) -> Outcome:
-    """Write, align, extract and validate one note; retry with a new seed up to ``max_attempts``."""
-    prompt = build_prompt(instance, random.Random(job_seed(seed, job)), settings)
+    """Write, align, extract and validate one note; retry with a new seed up to ``max_attempts``.
+
+    With ``best_of`` K each attempt draws K drafts and keeps the sound one with the highest
+    mean token log-probability under the writer (the first, for writers that cannot tell).
+    """
+    lexicon = lexicon or load_lexicon()
+    prompt = build_prompt(instance, random.Random(job_seed(seed, job)), settings, lexicon)
     outcome = Outcome(job=job)
+    k = max(1, best_of)
     for attempt in range(max_attempts):
         outcome.attempts = attempt + 1
-        attempt_seed = job_seed(seed, job, attempt + 1)
-        try:
-            draft = await backend.awrite(instance, prompt, attempt_seed)
-        except TagError as exc:  # a backend may check its own output early
-            outcome.reason = f"write failed: {exc}"
+        sound = []
+        for j in range(k):
+            attempt_seed = job_seed(seed, job, attempt * k + j + 1)
+            made = await _draft_record(backend, instance, prompt, job, attempt_seed, attempt + 1, dataset, lexicon,
+                                       outcome)
+            if made is not None:
+                sound.append(made)
+        if not sound:
             continue
-        outcome.prompt_tokens += draft.prompt_tokens
-        outcome.completion_tokens += draft.completion_tokens
-        outcome.cost_usd += draft.cost_usd
-        outcome.last_output = draft.tagged
-        decoding = {**backend.decoding(), "seed": attempt_seed, "job": job, "attempt": attempt + 1}
-        try:
-            record = build_record(
-                draft.tagged,
-                instance,
-                note_type=prompt.note_type,
-                demographics=prompt.demographics,
-                prompt=prompt.text,
-                model=backend.model,
-                backend=backend.name,
-                decoding=decoding,
-                dataset=dataset,
-            )
-        except TagError as exc:
-            outcome.reason = f"unaligned tags: {exc}"
-            continue
+        draft, record = max(sound, key=lambda m: -math.inf if m[0].mean_logprob is None else m[0].mean_logprob)
+        if k > 1:
+            record.decoding["best_of"] = k
         if extract and record.entities:
-            found = await backend.aextract(record.text, record.entities, record.note_type, attempt_seed)
+            found = await backend.aextract(record.text, record.entities, record.note_type,
+                                           int(record.decoding["seed"]))
             outcome.prompt_tokens += found.prompt_tokens
             outcome.completion_tokens += found.completion_tokens
             outcome.cost_usd += found.cost_usd
@@ -193,9 +229,24 @@ async def _generate(
     shard_size: int,
     dataset: str,
     quiet: bool,
+    best_of: int = 1,
+    schedule: list[int] | None = None,
+    note_style: str = "fact",
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
     check_out_folder(out)
+    lexicon = getattr(backend, "lexicon", None) or load_lexicon()
+    if schedule is not None:
+        n = min(n, len(schedule))
+
+    composer = Composer(instances) if note_style == "abstract" else None
+
+    def instance_of(job: int) -> MotifInstance:
+        anchor = instances[schedule[job] if schedule is not None else job % len(instances)]
+        if composer is None:
+            return anchor
+        return composer.compose(anchor, random.Random(job_seed(seed, job, COMPOSE_ATTEMPT)))
+
     skip = done_jobs(out) if out.exists() else set()
     report.skipped_done = len(skip & set(range(n)))
     todo = list(_jobs(n, skip))
@@ -213,9 +264,10 @@ async def _generate(
                     job = next(queue, None)
                     if job is None:
                         break
-                    instance = instances[job % len(instances)]
+                    instance = instance_of(job)
                     pending.add(asyncio.ensure_future(
-                        run_job(backend, instance, job, seed, settings, max_attempts, extract, dataset)))
+                        run_job(backend, instance, job, seed, settings, max_attempts, extract, dataset, best_of,
+                                lexicon)))
                 if not pending:
                     break
                 finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -229,7 +281,7 @@ async def _generate(
                         notes.write(result.record)
                         report.written += 1
                     else:
-                        rejects.write({"job": result.job, "instance": instances[result.job % len(instances)].id,
+                        rejects.write({"job": result.job, "instance": instance_of(result.job).id,
                                        "reason": result.reason, "attempts": result.attempts,
                                        "last_output": result.last_output})
                         report.rejected += 1
@@ -265,10 +317,46 @@ def generate(
     shard_size: int = 100,
     dataset: str = "",
     quiet: bool = False,
+    best_of: int = 1,
+    plan: NotePlan | None = None,
+    note_style: str = "fact",
 ) -> RunReport:
-    """Generate ``n`` notes into ``out`` (resuming what is there); returns the run's figures."""
-    return asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
-                                 max_attempts, extract, shard_size, dataset or out.name, quiet))
+    """Generate ``n`` notes into ``out`` (resuming what is there); returns the run's figures.
+
+    With a ``plan`` (:func:`~kgsynth.generation.note_plan.plan_notes`), job ``k`` writes
+    about ``instances[plan.schedule[k]]`` and at most ``plan.planned`` notes are written.
+    ``note_style="abstract"`` grows each job's instance into a multi-fact note with
+    distractor concepts (:mod:`kgsynth.generation.compose`), seeded by the job.
+    """
+    if plan is not None:
+        check_plan(out, plan, note_style)
+    report = asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
+                                   max_attempts, extract, shard_size, dataset or out.name, quiet,
+                                   best_of, plan.schedule if plan is not None else None, note_style))
+    if plan is not None:
+        report.plan = plan.model_dump(mode="json")
+    return report
+
+
+PLAN_FILE = "plan.json"
+
+
+def check_plan(out: Path, plan: NotePlan, note_style: str = "fact") -> None:
+    """Record the plan's fingerprint in ``out``; refuse to resume a dataset made with another plan."""
+    path = out / PLAN_FILE
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: unreadable note plan ({exc})") from exc
+        if (old.get("fingerprint"), old.get("note_style", "fact")) != (plan.fingerprint, note_style):
+            raise ConfigError(
+                f"{out} was generated with another note plan (instances, --n, --seed, --balance, "
+                f"--max-notes-per-fact or --note-style differ); use a new --out or the same options"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, {**plan.model_dump(mode="json"), "note_style": note_style})
 
 
 def read_notes(out: Path) -> list[NoteRecord]:

@@ -18,6 +18,8 @@ from kgsynth.atomic import write_text_atomic
 from kgsynth.generation.record import NoteRecord
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
+#: BioC annotation type of a relation's trigger phrase (its relation names it with a "Trigger" node).
+TRIGGER_TYPE = "RelationTrigger"
 
 
 def bio_tokens(record: NoteRecord) -> list[tuple[str, int, int, str]]:
@@ -74,8 +76,21 @@ def to_bioc(records: list[NoteRecord], path: Path, source: str = "kgsynth") -> i
             rel = bioc.BioCRelation()
             rel.id = f"R{i}"
             rel.infons["type"] = r.type
+            if r.novelty:
+                rel.infons["novel"] = r.novelty
+            if r.evidence:
+                rel.infons["evidence"] = ",".join(r.evidence)
             rel.add_node(bioc.BioCNode(r.subject, "Subject"))
             rel.add_node(bioc.BioCNode(r.object, "Object"))
+            if r.trigger is not None:
+                ann = bioc.BioCAnnotation()
+                ann.id = f"R{i}.trigger"
+                ann.text = r.trigger.text
+                ann.infons["type"] = TRIGGER_TYPE
+                ann.infons["relation"] = r.type
+                ann.add_location(bioc.BioCLocation(r.trigger.start, r.trigger.end - r.trigger.start))
+                passage.add_annotation(ann)
+                rel.add_node(bioc.BioCNode(ann.id, "Trigger"))
             passage.add_relation(rel)
         doc.add_passage(passage)
         collection.add_document(doc)
@@ -84,7 +99,7 @@ def to_bioc(records: list[NoteRecord], path: Path, source: str = "kgsynth") -> i
 
 
 def to_hf(records: list[NoteRecord], path: Path) -> int:
-    """``datasets.Dataset.save_to_disk``: text, entities, relations and BIO tokens per note."""
+    """``datasets.Dataset.save_to_disk``: text, entities, relations (with triggers), triggers and BIO tokens."""
     from datasets import Dataset
 
     rows = []
@@ -96,6 +111,8 @@ def to_hf(records: list[NoteRecord], path: Path) -> int:
             "note_type": r.note_type,
             "entities": [e.model_dump() for e in r.entities],
             "relations": [x.model_dump() for x in r.relations],
+            "triggers": [{"relation": i, "type": x.type, **x.trigger.model_dump()}
+                         for i, x in enumerate(r.relations) if x.trigger is not None],
             "extracted_relations": [x.model_dump() for x in r.extracted_relations],
             "tokens": [t for t, *_ in toks],
             "ner_tags": [lab for *_, lab in toks],

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
 from kgsynth.inputs import load_yaml
 
@@ -39,6 +40,9 @@ class PromptSettings(BaseModel):
     age: AgeDistribution = Field(default_factory=AgeDistribution)
     sex: dict[str, float] = Field(default_factory=lambda: {"female": 0.5, "male": 0.5})
     note_types: dict[str, float] = Field(default_factory=lambda: {"discharge summary": 1.0})
+    #: Note types of multi-fact ``abstract`` notes (``generate --note-style abstract``).
+    abstract_note_types: dict[str, float] = Field(default_factory=lambda: {
+        "research abstract": 0.5, "case report abstract": 0.2, "genetics consult note": 0.2, "discharge summary": 0.1})
     exemplar_probability: float = Field(0.5, ge=0, le=1)
 
 
@@ -49,6 +53,9 @@ class Prompt(BaseModel):
     note_type: str
     demographics: dict[str, str | int]
     facts: list[str]
+    #: The note's first line, written by the engine, not the model ("Progress note: 64-year-old female patient.").
+    #: Writers continue after it, so a chat model starts inside the note instead of talking about it.
+    header: str = ""
 
 
 def read_text(name: str) -> str:
@@ -103,32 +110,65 @@ def exemplar(note_type: str) -> str | None:
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
-def fact_sentence(instance: MotifInstance, index: int) -> str:
-    """Relation ``index`` of the instance in plain words, with preferred names."""
+def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None = None) -> str:
+    """Relation ``index`` of the instance in plain words, with preferred names (the lexicon's first phrasing)."""
     rel = instance.relations[index]
     subject, obj = instance.concept(rel.subject), instance.concept(rel.object)
-    phrase = read_yaml("relations.yaml").get(rel.type, "{subject} is related to {object}")
-    return phrase.format(subject=subject.name if subject else rel.subject, object=obj.name if obj else rel.object)
+    return (lexicon or load_lexicon()).plain(rel.type, subject.name if subject else rel.subject,
+                                             obj.name if obj else rel.object)
 
 
-def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings) -> Prompt:
-    """Sample demographics, note type and exemplar, and render ``note.j2`` for ``instance``."""
-    note_type = _weighted(rng, settings.note_types)
+def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str, float]:
+    """The note types of ``weights`` that fit a note about ``groups`` (``prompts/note_fit.yaml``).
+
+    A note type the file does not name fits anything; if none fits, all are kept.
+    """
+    rules = read_yaml("note_fit.yaml")
+    fit = {}
+    for name, weight in weights.items():
+        rule = rules.get(name) or {}
+        if groups & set(rule.get("excludes", [])):
+            continue
+        if rule.get("requires_any") and not groups & set(rule["requires_any"]):
+            continue
+        fit[name] = weight
+    return fit or dict(weights)
+
+
+def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon) -> str:
+    """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
+    rel = instance.relations[index]
+    slots = {c.id: i for i, c in enumerate(instance.concepts)}
+    phrasing = rng.choice(lexicon.allowed(rel.type))
+    return phrasing.sentence(tag(surfaces(instance.concepts[slots[rel.subject]])[0], slots[rel.subject]),
+                             tag(surfaces(instance.concepts[slots[rel.object]])[0], slots[rel.object]))
+
+
+def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSettings,
+                 lexicon: Lexicon | None = None) -> Prompt:
+    """Sample demographics, note type (one that fits the groups) and exemplar, and render ``note.j2``."""
+    from kgsynth.generation.compose import ABSTRACT_MOTIF
+
+    lexicon = lexicon or load_lexicon()
+    weights = settings.abstract_note_types if instance.motif == ABSTRACT_MOTIF else settings.note_types
+    in_facts = {cid for r in instance.relations for cid in (r.subject, r.object)}
+    groups = {c.group for c in instance.concepts if c.id in in_facts}  # distractors do not pick the note type
+    note_type = _weighted(rng, fitting_note_types(weights, groups))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
-    facts = [fact_sentence(instance, i) for i in range(len(instance.relations))]
+    facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
+    cores = [tagged_example(instance, i, rng, lexicon) for i in range(len(instance.relations))]
     concepts = [
         {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
     ]
-    first = instance.concepts[0]
     text = render(
         "note.j2",
         note_type=note_type,
         age=demographics["age"],
         sex=demographics["sex"],
         exemplar=example,
-        facts=facts,
+        facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],
         concepts=concepts,
-        tagged_example=f"The patient has a history of {tag(surfaces(first)[0], 0)}.",
     )
-    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts)
+    header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)

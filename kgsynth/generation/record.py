@@ -29,12 +29,30 @@ class Entity(BaseModel):
     concept_id: str  # KG id, e.g. "MESH:D003924"
 
 
+class Trigger(BaseModel):
+    """The words that state a relation: ``text[start:end] == trigger.text``."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+
+
 class NoteRelation(BaseModel):
-    """A relation between two entities of the note (by entity id)."""
+    """A relation between two entities of the note (by entity id), with the phrase that states it.
+
+    ``novelty`` and ``evidence`` (PMIDs) are copied from the KG fact it expresses, so every
+    training example traces back to its sources; both are empty where the graph has none.
+    """
 
     subject: str
     type: str
     object: str
+    trigger: Trigger | None = None
+    novelty: str = ""
+    evidence: list[str] = Field(default_factory=list)
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.subject, self.type, self.object)
 
 
 class NoteRecord(BaseModel):
@@ -65,6 +83,11 @@ class NoteRecord(BaseModel):
         for e in self.entities:
             if not (0 <= e.start < e.end <= len(self.text)) or self.text[e.start : e.end] != e.text:
                 errors.append(f"{self.id}/{e.id}: [{e.start}:{e.end}] does not give {e.text!r}")
+        for r in self.relations:
+            t = r.trigger
+            if t is not None and (not (0 <= t.start < t.end <= len(self.text)) or self.text[t.start : t.end] != t.text):
+                errors.append(f"{self.id}/{r.subject}-{r.type}-{r.object}: trigger [{t.start}:{t.end}] "
+                              f"does not give {t.text!r}")
         return errors
 
     def entity(self, entity_id: str) -> Entity | None:

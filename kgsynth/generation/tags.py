@@ -4,9 +4,8 @@ A writer (LLM or template) produces ``... started on [[metformin|C1]] for ...`` 
 ``C1`` is the slot of the instance's first concept and the surface is one of that
 concept's allowed names. :func:`strip_tags` turns this into plain text plus entities
 with exact offsets, computed by the engine while it copies characters, so offsets never
-depend on a model counting characters. :func:`note_regex` is the Outlines constraint
-that admits only such tags, for this instance's concepts and surfaces, and guarantees
-that every sampled fact gets a sentence naming both of its concepts.
+depend on a model counting characters. The constraint that admits only such tags, and
+forces each fact's relation phrase between them, is :mod:`kgsynth.generation.grammar`.
 """
 
 from __future__ import annotations
@@ -20,13 +19,6 @@ from kgsynth.generation.record import Entity
 TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 #: Characters a surface form or free text may not contain (they delimit tags).
 _RESERVED = set("[]|")
-#: Free text between tags: no tag delimiters, no newline (one fact sentence per line).
-FREE = r"[^\[\]|\n]"
-#: What free text must have next to a mention: an ASCII space or punctuation character. Without
-#: it SmolLM2 glued 25% of its mentions to other letters ("sugbupivacaine"), which teaches an NER
-#: model wrong boundaries; with "anything but an ASCII letter or digit" it glued 3% to non-ASCII
-#: letters instead ("½CsA").
-SEP = r"""[ !"#$%&'()*+,\-./:;<=>?@\\^_`{}~]"""
 
 
 class TagError(ValueError):
@@ -98,54 +90,6 @@ def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
     if "[[" in text or "]]" in text:
         raise TagError("unbalanced or malformed entity tag left in the text")
     return Stripped(text=text, entities=entities)
-
-
-def _tag_regex(instance: MotifInstance, concept_id: str) -> str:
-    index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
-    names = "|".join(re.escape(s) for s in surfaces(instance.concepts[index]))
-    return rf"\[\[({names})\|{slot_label(index)}\]\]"
-
-
-def note_regex(instance: MotifInstance, max_free: int = 80) -> str:
-    """The constraint: one line per fact, each naming both concepts (either order) as tags.
-
-    ``max_free`` bounds each run of free text, so the whole note has a known maximum
-    length and a token budget of at least that many tokens always lets it finish.
-    """
-    n = max(max_free, 2)
-    lead = f"(?:{FREE}{{0,{n - 1}}}{SEP})?"  # empty, or ends where a word ends
-    mid = f"{SEP}(?:{FREE}{{0,{n - 2}}}{SEP})?"  # never empty: two mentions never touch
-    tail = f"(?:{SEP}{FREE}{{0,{n - 1}}})?"
-    lines = []
-    for rel in instance.relations:
-        a, b = _tag_regex(instance, rel.subject), _tag_regex(instance, rel.object)
-        lines.append(rf"{lead}({a}{mid}{b}|{b}{mid}{a}){tail}\.")
-    return r"\n".join(lines)
-
-
-def separate(left: str, right: str) -> str:
-    """``left + right`` with a space between them when both sides are word characters.
-
-    For writers whose pieces the engine joins (the openai backend's JSON), so a
-    mention never runs into the free text beside it.
-    """
-    last = left[left.rindex("[[") + 2 : left.rindex("|")][-1:] if left.endswith("]]") else left[-1:]
-    first = right[2:3] if right.startswith("[[") else right[:1]
-    if last.isalnum() and first.isalnum():
-        return f"{left} {right}"
-    return left + right
-
-
-def max_note_chars(instance: MotifInstance, max_free: int = 80) -> int:
-    """Upper bound on the length of any text :func:`note_regex` admits (sizes token budgets)."""
-
-    def longest_tag(concept_id: str) -> int:
-        index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
-        return max(len(tag(s, index)) for s in surfaces(instance.concepts[index]))
-
-    n = max(max_free, 2)
-    per_fact = [3 * n + longest_tag(r.subject) + longest_tag(r.object) + 2 for r in instance.relations]
-    return sum(per_fact)
 
 
 def complete_mentions(text: str, entities: list[Entity], instance: MotifInstance) -> list[Entity]:

@@ -17,9 +17,7 @@ def open_store(
     store_path: Path | None = None,
 ) -> GraphStore:
     """Flags override ``NEO4J_*`` variables; with no URI at all, use ``MemoryStore``."""
-    settings = Neo4jSettings()
-    overrides = {"uri": uri, "username": username, "password": password, "database": database}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings = neo4j_settings(uri, username, password, database)
     if settings.uri:
         from kgsynth.graph.neo4j_store import Neo4jStore
 
@@ -29,3 +27,11 @@ def open_store(
     path = store_path or StoreSettings().store
     note_once(f"Using the embedded graph store at {path} (set NEO4J_URI to use a Neo4j server).")
     return MemoryStore(path)
+
+
+def neo4j_settings(
+    uri: str | None = None, username: str | None = None, password: str | None = None, database: str | None = None
+) -> Neo4jSettings:
+    """``NEO4J_*`` variables with the given flags on top."""
+    overrides = {"uri": uri, "username": username, "password": password, "database": database}
+    return Neo4jSettings().model_copy(update={k: v for k, v in overrides.items() if v is not None})

@@ -275,6 +275,10 @@ def start(
         return current
     java = find_java()
     check_ports_free(opts)
+    from kgsynth.graph.bulk_import import recover_swap
+
+    if recover_swap(opts.home):
+        progress("Finished moving in the database of an interrupted bulk load")
     lib = ensure_jars(progress)
     write_config(opts)
     if opts.password and not _system_db_exists(opts.home):

@@ -416,6 +416,8 @@ def _bioc_fields(
             title = body
         for ann in passage.get("annotations") or []:
             infons = ann.get("infons") or {}
+            if infons.get("type") == "RelationTrigger":
+                continue  # a relation's trigger phrase (kgsynth's BioC export), not an entity
             locations = ann.get("locations") or []
             if not locations:
                 raise ValueError(f"annotation {ann.get('id')} has no location")

@@ -22,6 +22,8 @@ class Draft(BaseModel):
     """What a writer returned: tagged text and what it cost."""
 
     tagged: str
+    #: Mean token log-probability under the writer, where it can tell (``--best-of`` keeps the highest).
+    mean_logprob: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -22,19 +22,11 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
+from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, join_fact, json_words_pattern
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.prompt import Prompt, render
 from kgsynth.generation.record import Entity
-from kgsynth.generation.tags import TagError, separate, slot_label, surfaces, tag
-
-
-def free_pattern(max_free: int) -> str:
-    """Free text: no tag delimiters, newlines, quotes or backslashes, bounded.
-
-    llama.cpp ignores ``maxLength`` beside a pattern and copies the pattern into its
-    grammar without JSON escaping, so quotes and backslashes are kept out of it.
-    """
-    return rf'^[^\[\]|\n"\\]{{0,{max_free}}}$'
-
+from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -88,22 +80,29 @@ def _mention(instance: MotifInstance, concept_id: str) -> dict[str, Any]:
     }
 
 
-def note_schema(instance: MotifInstance, max_free: int = 60) -> dict[str, Any]:
-    """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, middle, second, after``.
+def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> dict[str, Any]:
+    """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, phrase, second, after``.
 
-    ``first``/``second`` are the fact's two concepts in either order, so every fact
-    sentence names both.
+    ``first``/``second`` are the fact's two concepts in an order one of its phrasings allows
+    and ``phrase`` an enum of the phrasings for that order, so every fact sentence states its
+    relation; ``before``/``after`` are plain-word runs (:mod:`kgsynth.generation.grammar`),
+    ``after`` never empty so no line is only mentions and phrase.
     """
-    free = {"type": "string", "maxLength": max_free, "pattern": free_pattern(max_free)}
+    before = {"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)}
+    after = {"type": "string", "pattern": json_words_pattern(max_words)}
     facts = {}
-    keys = ["before", "first", "middle", "second", "after"]
+    keys = ["before", "first", "phrase", "second", "after"]
     for i, rel in enumerate(instance.relations, 1):
-        subject, obj = _mention(instance, rel.subject), _mention(instance, rel.object)
-        orders = [
-            {"type": "object", "properties": {"before": free, "first": a, "middle": free, "second": b, "after": free},
-             "required": keys}
-            for a, b in ((subject, obj), (obj, subject))
-        ]
+        roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
+        orders = []
+        for first in ("subject", "object"):
+            phrases = [p.phrase for p in lexicon.allowed(rel.type) if p.first == first]
+            if not phrases:
+                continue
+            second = "object" if first == "subject" else "subject"
+            orders.append({"type": "object", "required": keys, "properties": {
+                "before": before, "first": roles[first], "phrase": {"type": "string", "enum": phrases},
+                "second": roles[second], "after": after}})
         facts[f"fact_{i}"] = {"anyOf": orders}
     return _strict({"type": "object", "properties": facts, "required": list(facts)})
 
@@ -119,14 +118,11 @@ def tagged_from_json(raw: str, instance: MotifInstance) -> str:
             for key in ("first", "second"):
                 slot = int(str(fact[key]["concept"]).removeprefix("C")) - 1
                 mentions.append(tag(str(fact[key]["name"]), slot))
-            pieces = [str(fact["before"]), mentions[0], str(fact["middle"]) or " ", mentions[1], str(fact["after"])]
-            line = ""
-            for piece in pieces:
-                line = separate(line, piece)
-            lines.append(line)
+            lines.append(join_fact(str(fact["before"]), mentions[0], str(fact["phrase"]), mentions[1],
+                                   str(fact["after"])))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise TagError(f"note JSON does not fit the schema: {exc!r}"[:200]) from exc
-    return "\n".join(line.strip() for line in lines)
+    return "\n".join(lines)
 
 
 class OpenAIBackend(Backend):
@@ -138,8 +134,9 @@ class OpenAIBackend(Backend):
         base_url: str | None = None,
         api_key: str | None = None,
         temperature: float = 0.7,
-        max_free: int = 60,
+        max_words: int = DEFAULT_MAX_WORDS,
         max_tokens: int = 768,
+        lexicon: Lexicon | None = None,
         schema_mode: str = "json_schema",
         max_retries: int = 5,
         backoff_s: float = 0.5,
@@ -156,13 +153,14 @@ class OpenAIBackend(Backend):
         # Our own retry loop (below) so that backoff and the retry count are visible.
         self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
                                   timeout=timeout_s)
-        self.temperature, self.max_free, self.max_tokens = temperature, max_free, max_tokens
+        self.temperature, self.max_words, self.max_tokens = temperature, max_words, max_tokens
+        self.lexicon = lexicon or load_lexicon()
         self.schema_mode, self.max_retries, self.backoff_s = schema_mode, max_retries, backoff_s
         self.price_in, self.price_out = price_in, price_out
         self.retries = 0
 
     def decoding(self) -> dict[str, object]:
-        return {"temperature": self.temperature, "max_free": self.max_free, "max_tokens": self.max_tokens,
+        return {"temperature": self.temperature, "max_words": self.max_words, "max_tokens": self.max_tokens,
                 "constraint": f"server/{self.schema_mode}"}
 
     def _format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +201,9 @@ class OpenAIBackend(Backend):
 
     async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
-        raw, p, c = await self._complete(text, "note", note_schema(instance, self.max_free), seed)
-        return Draft(tagged=tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
+        raw, p, c = await self._complete(text, "note", note_schema(instance, self.lexicon, self.max_words), seed)
+        head = prompt.header + "\n" if prompt.header else ""
+        return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
                      cost_usd=self._cost(p, c))
 
     async def aextract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:

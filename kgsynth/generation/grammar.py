@@ -1,0 +1,95 @@
+"""What a writer may produce: one line per fact, stating it with a lexicon phrase, in clean words.
+
+Every fact line is ``[lead] MENTION PHRASE MENTION [tail].``: the two mentions are tags of the
+fact's concepts (:mod:`kgsynth.generation.tags`), PHRASE is one of the fact's phrasings in the
+lexicon in the order that phrasing names (either order for symmetric types), and lead and tail
+are runs of plain words: letters, digits, internal hyphens or apostrophes, decimals and percents,
+with commas, semicolons or colons after a word. So no URL, bracket, markup, list number or tag
+character can appear, a mention is always set off by a space (or the final period or a comma),
+each run has at most ``max_words`` words, and a line always has at least one word beside the
+fact. The same pieces serve the transformers backend (one regex for llguidance) and the openai
+backend (JSON-schema string patterns for the free runs, an enum for the phrase).
+"""
+
+from __future__ import annotations
+
+import re
+
+from kgsynth.cypher.instance import MotifInstance
+from kgsynth.generation.lexicon import Lexicon, Phrasing
+from kgsynth.generation.tags import slot_label, surfaces, tag
+
+#: Longest run of letters or digits in one word part.
+PART = 16
+_ALNUM = "[A-Za-z0-9]"
+#: A word: up to three parts joined by a hyphen or apostrophe ("64-year-old"), or a decimal/percent.
+WORD = rf"(?:{_ALNUM}{{1,{PART}}}(?:['-]{_ALNUM}{{1,{PART}}}){{0,2}}|[0-9]{{1,4}}[.][0-9]{{1,3}}%?|[0-9]{{1,4}}%)"
+#: The first word of a line starts with a capital letter (so no list numbering can open it).
+FIRST_WORD = rf"[A-Z]{_ALNUM}{{0,{PART - 1}}}(?:['-]{_ALNUM}{{1,{PART}}}){{0,2}}"
+PUNCT = "[,;:]"
+WORD_CHARS = 3 * PART + 2 + 1  # longest word, with its trailing punctuation
+DEFAULT_MAX_WORDS = 10
+
+
+def words(max_words: int, first: bool = False, trailing_punct: bool = False) -> str:
+    """A run of 1..max_words words separated by single spaces (punctuation may follow a word)."""
+    n = max(1, max_words)
+    head = FIRST_WORD if first else WORD
+    return rf"{head}(?:{PUNCT}? {WORD}){{0,{n - 1}}}" + (f"{PUNCT}?" if trailing_punct else "")
+
+
+def _tag_alternatives(instance: MotifInstance, concept_id: str) -> str:
+    index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
+    names = "|".join(re.escape(s) for s in surfaces(instance.concepts[index]))
+    return rf"\[\[(?:{names})\|{slot_label(index)}\]\]"
+
+
+def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: list[Phrasing]) -> str:
+    """``MENTION PHRASE MENTION`` for every allowed phrasing of one fact."""
+    s, o = _tag_alternatives(instance, subject), _tag_alternatives(instance, object_)
+    alts = [f"{s if p.first == 'subject' else o} {re.escape(p.phrase)} {o if p.first == 'subject' else s}"
+            for p in phrasings]
+    return "(?:" + "|".join(alts) + ")"
+
+
+def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> str:
+    """The constraint: one line per fact, each stating it with its phrase, with words beside it."""
+    lead = words(max_words, first=True, trailing_punct=True) + " "
+    tail = f",? {words(max_words)}"
+    lines = []
+    for rel in instance.relations:
+        core = fact_core(instance, rel.subject, rel.object, lexicon.allowed(rel.type))
+        lines.append(rf"(?:{lead}{core}(?:{tail})?|{core}{tail})\.")
+    return r"\n".join(lines)
+
+
+def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> int:
+    """Upper bound on the length of any text :func:`note_regex` admits (sizes token budgets)."""
+
+    def longest_tag(concept_id: str) -> int:
+        index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
+        return max(len(tag(s, index)) for s in surfaces(instance.concepts[index]))
+
+    run = max(1, max_words) * (WORD_CHARS + 1) + 2
+    total = 0
+    for rel in instance.relations:
+        phrase = max(len(p.phrase) for p in lexicon.allowed(rel.type))
+        total += 2 * run + longest_tag(rel.subject) + longest_tag(rel.object) + phrase + 4
+    return total
+
+
+def json_words_pattern(max_words: int, first: bool = False, optional: bool = False) -> str:
+    """A free run as a JSON-schema ``pattern``: plain groups only (llama.cpp's converter refuses ``(?:``),
+    no backslashes or quotes (it copies the pattern into its grammar unescaped)."""
+    body = words(max_words, first=first, trailing_punct=first).replace("(?:", "(")
+    return f"^({body})?$" if optional else f"^{body}$"
+
+
+def join_fact(before: str, first: str, phrase: str, second: str, after: str) -> str:
+    """One fact line from JSON pieces (tagged mentions), spaced exactly as :func:`note_regex` admits."""
+    parts = [p for p in (before.strip(), first, phrase.strip(), second) if p]
+    line = " ".join(parts)
+    after = after.strip()
+    if after:
+        line += ("" if after.startswith(",") else " ") + after
+    return line + "."

@@ -1,0 +1,190 @@
+"""The relation lexicon: how each relation type is stated, and finding those statements in text.
+
+One data file (``prompts/lexicon.yaml``, extendable with ``--lexicon FILE``) serves the prompt's
+fact list, the writers' constraints, the template backend, the synthetic notes and the
+deterministic test of ``kgsynth check``, so that what a writer is forced to say and what the
+checker accepts as said can never drift apart. A phrasing is ``{subject} PHRASE {object}`` or
+``{object} PHRASE {subject}``; the phrase between the two mentions is the trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from kgsynth.errors import ConfigError
+from kgsynth.generation.record import Entity
+from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+
+PACKAGED = "lexicon.yaml"
+ROLES = ("subject", "object")
+#: Characters a phrase may hold: lower-case words joined by spaces, hyphens or apostrophes.
+_PHRASE_CHARS = set("abcdefghijklmnopqrstuvwxyz '-")
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One way to state a relation type: ``first`` is the role named before the phrase."""
+
+    type: str
+    phrase: str
+    first: str  # "subject" or "object"
+
+    @property
+    def second(self) -> str:
+        return "object" if self.first == "subject" else "subject"
+
+    def sentence(self, subject: str, object_: str) -> str:
+        """The phrasing with both slots filled (no final period)."""
+        a, b = (subject, object_) if self.first == "subject" else (object_, subject)
+        return f"{a} {self.phrase} {b}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A relation the text states: two mentions with a lexicon phrase between them."""
+
+    type: str
+    subject: Entity
+    object: Entity
+    trigger_start: int
+    trigger_end: int
+    phrase: str
+
+
+class Lexicon:
+    """Phrasings per relation type, and the reverse index the statement finder uses."""
+
+    def __init__(self, phrasings: dict[str, list[Phrasing]]) -> None:
+        self._by_type = {t: list(p) for t, p in phrasings.items() if p}
+        self._by_phrase: dict[str, list[Phrasing]] = {}
+        for items in self._by_type.values():
+            for p in items:
+                self._by_phrase.setdefault(p.phrase, []).append(p)
+
+    @property
+    def types(self) -> list[str]:
+        return list(self._by_type)
+
+    def phrasings(self, type_: str) -> list[Phrasing]:
+        """The phrasings written for ``type_`` (a type without any falls back to RELATED_TO's)."""
+        return self._by_type.get(type_) or self._by_type.get("RELATED_TO", [])
+
+    def allowed(self, type_: str) -> list[Phrasing]:
+        """Every (phrase, order) a sentence stating ``type_`` may use: symmetric types both ways round."""
+        out = list(self.phrasings(type_))
+        if type_ in SYMMETRIC_TYPES:
+            out += [Phrasing(p.type, p.phrase, p.second) for p in self.phrasings(type_)]
+        return list(dict.fromkeys(out))
+
+    def plain(self, type_: str, subject: str, object_: str) -> str:
+        """The fact in plain words (the type's first phrasing), for prompts."""
+        phrasings = self.phrasings(type_)
+        return phrasings[0].sentence(subject, object_) if phrasings else f"{subject} is related to {object_}"
+
+    def statements(self, text: str, entities: Iterable[Entity]) -> list[Statement]:
+        """Every ``mention PHRASE mention`` on one line of ``text``, for any type (directions as written).
+
+        Two mentions state a relation when the text between them is exactly one space, a
+        lexicon phrase and one space; the phrase's order says which mention is the subject.
+        """
+        ordered = sorted(entities, key=lambda e: (e.start, e.end))
+        found: list[Statement] = []
+        for i, first in enumerate(ordered):
+            for second in ordered[i + 1:]:
+                if second.start < first.end:
+                    continue
+                between = text[first.end:second.start]
+                if "\n" in between:
+                    break
+                if len(between) < 3 or between[0] != " " or between[-1] != " ":
+                    continue
+                phrase = between[1:-1]
+                for p in self._by_phrase.get(phrase, []):
+                    # a symmetric type's subject is the mention named first; a directed one's as phrased
+                    forward = p.first == "subject" or p.type in SYMMETRIC_TYPES
+                    subject, object_ = (first, second) if forward else (second, first)
+                    found.append(Statement(p.type, subject, object_, first.end + 1, second.start - 1, phrase))
+        return found
+
+
+def _slot(text: str) -> str | None:
+    for role in ROLES:
+        if text == "{" + role + "}":
+            return role
+    return None
+
+
+def parse_phrasing(type_: str, template: str, where: str) -> Phrasing:
+    """``{subject} PHRASE {object}`` (or the reverse) as a :class:`Phrasing`; errors name ``where``."""
+    if not isinstance(template, str):
+        raise ConfigError(f"{where}: a phrasing must be a string like '{{subject}} treats {{object}}'")
+    if any(ch in template for ch in "[]|\n"):
+        raise ConfigError(f"{where}: {template!r} contains a tag character ([, ], | or a newline)")
+    words = template.split(" ")
+    first, last = _slot(words[0]), _slot(words[-1]) if len(words) > 2 else None
+    if first is None or last is None or first == last:
+        raise ConfigError(f"{where}: {template!r} must start with one of {{subject}}/{{object}} and end with the "
+                          "other, with the phrase between")
+    phrase = " ".join(words[1:-1])
+    if "{" in phrase or "}" in phrase:
+        raise ConfigError(f"{where}: {template!r} names a slot twice or an unknown slot")
+    if not phrase or not set(phrase) <= _PHRASE_CHARS or not phrase[0].isalpha() or not phrase[-1].isalpha():
+        raise ConfigError(f"{where}: phrase {phrase!r} must be lower-case words (letters, spaces, hyphens, "
+                          "apostrophes)")
+    return Phrasing(type_, phrase, first)
+
+
+def parse_lexicon(text: str, source: str) -> dict[str, list[Phrasing]]:
+    """A lexicon file's phrasings; any problem raises :class:`ConfigError` with file and line."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{source}:{root.start_mark.line + 1}: a lexicon maps relation types to lists of phrasings")
+    out: dict[str, list[Phrasing]] = {}
+    for key, value in root.value:
+        where = f"{source}:{key.start_mark.line + 1}"
+        type_ = key.value
+        if type_ not in RELATION_TYPES:
+            raise ConfigError(f"{where}: unknown relation type {type_!r}; allowed: {', '.join(RELATION_TYPES)}")
+        if not isinstance(value, yaml.SequenceNode):
+            raise ConfigError(f"{where}: {type_} must have a list of phrasings")
+        for item in value.value:
+            if not isinstance(item, yaml.ScalarNode):
+                raise ConfigError(f"{source}:{item.start_mark.line + 1}: a phrasing must be a string")
+            phrasing = parse_phrasing(type_, item.value, f"{source}:{item.start_mark.line + 1}")
+            if phrasing not in out.setdefault(type_, []):
+                out[type_].append(phrasing)
+    return out
+
+
+@cache
+def _packaged() -> dict[str, list[Phrasing]]:
+    text = resources.files("kgsynth.generation.prompts").joinpath(PACKAGED).read_text(encoding="utf-8")
+    return parse_lexicon(text, f"kgsynth/generation/prompts/{PACKAGED}")
+
+
+def load_lexicon(extra: Path | None = None) -> Lexicon:
+    """The packaged lexicon, plus the phrasings of ``extra`` (a user file in the same layout)."""
+    phrasings = {t: list(p) for t, p in _packaged().items()}
+    if extra is not None:
+        try:
+            text = Path(extra).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{extra}: cannot read lexicon: {exc}") from exc
+        for type_, items in parse_lexicon(text, str(extra)).items():
+            for p in items:
+                if p not in phrasings.setdefault(type_, []):
+                    phrasings[type_].append(p)
+    return Lexicon(phrasings)

@@ -1,0 +1,104 @@
+"""Abstract-style notes: several facts, distractor concepts, unrelated pairs, fitting note types."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
+from kgsynth.evaluation.check import GraphView, check_note
+from kgsynth.generation.backends.template_backend import TemplateBackend
+from kgsynth.generation.compose import ABSTRACT_MOTIF, Composer, distractors
+from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.note_plan import plan_notes
+from kgsynth.generation.prompt import fitting_note_types, load_settings
+from kgsynth.graph.memory import MemoryStore
+from kgsynth.graph.model import Concept, Relation
+
+GROUPS = {"G": "Gene", "D": "Disease", "C": "Chemical", "V": "Variant"}
+
+
+def _concept(cid: str) -> InstanceConcept:
+    return InstanceConcept(slot="x", id=cid, name=f"name {cid[2:].lower()}", group=GROUPS[cid[2]])
+
+
+def _fact(s: str, t: str, o: str) -> MotifInstance:
+    s, o = f"X:{s}", f"X:{o}"
+    return MotifInstance(motif="single_edge", stratum=t, concepts=[_concept(s), _concept(o)],
+                         relations=[InstanceRelation(subject=s, type=t, object=o)])
+
+
+# A small graph: G1 - D1 - C1 - D2 - G2 - V1 with the triangle G1 - D1 - C1, plus C2 - C3 and C3 - D3.
+POOL = [
+    _fact("G1", "ASSOCIATED_WITH", "D1"),
+    _fact("C1", "BINDS", "G1"),
+    _fact("C1", "NEGATIVE_CORRELATION", "D1"),
+    _fact("C1", "POSITIVE_CORRELATION", "D2"),
+    _fact("G2", "ASSOCIATED_WITH", "D2"),
+    _fact("V1", "ASSOCIATED_WITH", "G2"),
+    _fact("C2", "COTREATMENT", "C3"),
+    _fact("C3", "NEGATIVE_CORRELATION", "D3"),
+]
+
+
+def _related(pool: list[MotifInstance]) -> set[frozenset[str]]:
+    return {frozenset((r.subject, r.object)) for i in pool for r in i.relations}
+
+
+def test_composed_instance_adds_neighbour_facts_and_unrelated_two_hop_distractors() -> None:
+    composer = Composer(POOL)
+    related = _related(POOL)
+    for seed in range(20):
+        inst = composer.compose(POOL[0], random.Random(seed))
+        assert inst.motif == ABSTRACT_MOTIF and inst.relations[0] == POOL[0].relations[0]
+        assert 2 <= len(inst.relations) <= 3
+        note_concepts = {c for r in inst.relations for c in (r.subject, r.object)}
+        extra = [c.id for c in distractors(inst)]
+        assert 1 <= len(extra) <= 3
+        for d in extra:  # a distractor is related (in the sample) to no concept of the note
+            assert not any(frozenset((d, c)) in related for c in note_concepts)
+        stated = {frozenset((r.subject, r.object)) for r in inst.relations}
+        assert {p for p in related if p <= note_concepts} == stated  # no related pair left unstated
+        assert composer.compose(POOL[0], random.Random(seed)) == inst  # seeded
+
+
+def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: Path) -> None:
+    out = tmp_path / "notes"
+    plan = plan_notes(POOL, 21, max_notes_per_fact=3, seed=4)
+    report = generate(POOL, TemplateBackend(), out, 21, seed=4, plan=plan, note_style="abstract", quiet=True)
+    assert report.written == 21 and report.rejected == 0
+    related = _related(POOL)
+    store = MemoryStore()
+    store.upsert_concepts(Concept(id=c.id, name=c.name, group=c.group) for i in POOL for c in i.concepts)
+    store.upsert_relations(Relation(subject=r.subject, type=r.type, object=r.object) for i in POOL for r in i.relations)
+    graph = GraphView(store)
+    for record in read_notes(out):
+        inst = record.instance
+        lines = record.text.split("\n")
+        assert 4 <= len(lines) <= 10
+        by_id = {e.id: e for e in record.entities}
+        stated = {(by_id[r.subject].concept_id, r.type, by_id[r.object].concept_id) for r in record.relations}
+        assert stated == {(r.subject, r.type, r.object) for r in inst.relations}  # every sampled fact
+        # Each fact has a line naming both of its concepts.
+        for r in record.relations:
+            s, o = by_id[r.subject], by_id[r.object]
+            assert record.text.count("\n", 0, s.start) == record.text.count("\n", 0, o.start)
+        mentioned = sorted({e.concept_id for e in record.entities})
+        assert {c.id for c in distractors(inst)} <= set(mentioned)
+        unrelated = [(a, b) for i, a in enumerate(mentioned) for b in mentioned[i + 1 :]
+                     if frozenset((a, b)) not in related]
+        assert unrelated, record.text
+        assert record.note_type in load_settings().abstract_note_types
+        verdict = check_note(record, graph)  # the deterministic trigger test on the text
+        assert verdict.faithfulness == 1.0 and not verdict.missed
+        assert not verdict.absent_from_kg and not verdict.extra_in_kg  # distractor lines state no relation
+        assert not verdict.degenerate, (verdict.degenerate, record.text)
+
+
+def test_note_types_fit_the_groups() -> None:
+    weights = {"radiology report": 1.0, "discharge summary": 1.0, "research abstract": 1.0,
+               "genetics consult note": 1.0}
+    assert set(fitting_note_types(weights, {"Gene", "Disease"})) == {"research abstract", "genetics consult note"}
+    assert "radiology report" in fitting_note_types(weights, {"Disease", "Anatomy"})
+    assert "genetics consult note" not in fitting_note_types(weights, {"Disease", "Chemical"})
+    assert fitting_note_types({"radiology report": 1.0}, {"Variant"}) == {"radiology report": 1.0}  # none fits

@@ -1,0 +1,215 @@
+"""The relation lexicon, the writers' grammar, trigger spans and the degenerate-text checker."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
+from kgsynth.errors import ConfigError
+from kgsynth.evaluation.degenerate import degenerate_reasons
+from kgsynth.generation.annotate import build_record, validate
+from kgsynth.generation.backends import make_backend
+from kgsynth.generation.grammar import note_regex
+from kgsynth.generation.lexicon import load_lexicon
+from kgsynth.generation.prompt import Prompt, build_prompt, load_settings
+from kgsynth.generation.record import Entity, NoteRecord
+from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+from tests.test_generation import make_instance
+
+LEXICON = load_lexicon()
+
+
+def pair_instance(type_: str) -> MotifInstance:
+    concepts = [
+        InstanceConcept(slot="a", id="MESH:D000001", name="Drug A", group="Chemical", synonyms=["agent a"]),
+        InstanceConcept(slot="b", id="MESH:D000002", name="Disease B", group="Disease", synonyms=["B syndrome"]),
+    ]
+    return MotifInstance(motif="single_edge", concepts=concepts,
+                         relations=[InstanceRelation(subject=concepts[0].id, type=type_, object=concepts[1].id,
+                                                     evidence=["12345"], novelty="Novel")])
+
+
+# --- the lexicon file -------------------------------------------------------------------------------------
+
+
+def test_every_relation_type_has_eight_phrasings_in_both_voices() -> None:
+    assert set(LEXICON.types) == set(RELATION_TYPES)
+    for type_ in RELATION_TYPES:
+        phrasings = LEXICON.phrasings(type_)
+        assert len(phrasings) >= 8, type_
+        if type_ not in SYMMETRIC_TYPES:  # directed: active (subject first) and passive/reversed (object first)
+            assert {p.first for p in phrasings} == {"subject", "object"}, type_
+
+
+def test_no_phrase_states_two_relation_types() -> None:
+    seen: dict[str, str] = {}
+    for type_ in LEXICON.types:
+        for p in LEXICON.phrasings(type_):
+            assert seen.setdefault(p.phrase, type_) == type_, f"{p.phrase!r} is in {seen[p.phrase]} and {type_}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('TREATS:\n  - "{subject} treats {object}"\nHEALS:\n  - "{subject} heals {object}"\n',
+         r"extra.yaml:3: unknown relation type 'HEALS'"),
+        ('TREATS:\n  - "{subject} treats {object}"\n  - "{subject} treats the patient"\n',
+         r"extra.yaml:3: .* must start with one of \{subject\}/\{object\} and end with the other"),
+        ('CAUSES:\n  - "{subject} [[caused]] {object}"\n', r"extra.yaml:2: .* contains a tag character"),
+        ('CAUSES:\n  - "{subject} caused|led to {object}"\n', r"extra.yaml:2: .* contains a tag character"),
+        ('CAUSES:\n  - "{object} caused {object}"\n', r"extra.yaml:2: .*must start with one of"),
+        ('CAUSES:\n  - "{subject} Caused {object}"\n', r"extra.yaml:2: phrase 'Caused' must be lower-case"),
+        ("CAUSES: [unclosed\n", r"extra.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_bad_lexicon_file_is_refused_with_file_and_line(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "extra.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_lexicon(path)
+
+
+def test_user_lexicon_extends_the_constraint_and_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "extra.yaml"
+    path.write_text('TREATS:\n  - "{subject} brought relief from {object}"\n', encoding="utf-8")
+    extended = load_lexicon(path)
+    assert len(extended.phrasings("TREATS")) == len(LEXICON.phrasings("TREATS")) + 1
+    instance = make_instance()
+    line = ("[[Metformin|C1]] brought relief from [[T2DM|C2]] quickly.\n"
+            "[[T2DM|C2]] presented with [[Polydipsia|C3]] today.")
+    assert re.fullmatch(note_regex(instance, extended), line) and not re.fullmatch(note_regex(instance, LEXICON), line)
+    record = build_record(line, instance, extended)
+    assert validate(record) == [] and record.relations[0].trigger.text == "brought relief from"
+
+
+# --- the grammar ------------------------------------------------------------------------------------------
+
+
+GOOD = [
+    "On admission, [[Metformin|C1]] was started for [[T2DM|C2]].\n[[T2DM|C2]] presented with [[Polydipsia|C3]] today.",
+    "[[Metformin|C1]] was started for [[T2DM|C2]], with HbA1c of 7.2% on review.\n"
+    "The 64-year-old patient's [[type 2 diabetes|C2]] manifested as [[excessive thirst|C3]].",
+    "[[T2DM|C2]] was managed with [[metformin hydrochloride|C1]] at home.\n"
+    "Notably, [[Polydipsia|C3]] is a symptom of [[T2DM|C2]].",
+]
+BAD = {
+    "no relation phrase": "Today [[Metformin|C1]] and [[T2DM|C2]] noted.\n"
+                          "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "directed type in the wrong order": "Today [[T2DM|C2]] was started for [[Metformin|C1]].\n"
+                                        "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "only mentions and phrase": "[[Metformin|C1]] was started for [[T2DM|C2]].\n"
+                                "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "list numbering": "1. [[Metformin|C1]] was started for [[T2DM|C2]] today.\n"
+                      "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "url": "See https://x.org [[Metformin|C1]] was started for [[T2DM|C2]] today.\n"
+           "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "brackets": "Plan (see) [[Metformin|C1]] was started for [[T2DM|C2]] today.\n"
+                "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "hyphen-joined mention": "A pasti-[[Metformin|C1]] was started for [[T2DM|C2]] today.\n"
+                             "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+    "second fact missing": "Today [[Metformin|C1]] was started for [[T2DM|C2]].",
+    "too many words": "One two three four five six seven eight nine ten eleven [[Metformin|C1]] was started for "
+                      "[[T2DM|C2]].\n[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
+}
+
+
+def test_note_regex_admits_clean_fact_lines_only() -> None:
+    rx = re.compile(note_regex(make_instance(), LEXICON, max_words=10))
+    for good in GOOD:
+        assert rx.fullmatch(good), good
+    for why, bad in BAD.items():
+        assert not rx.fullmatch(bad), why
+
+
+def test_symmetric_types_may_name_either_concept_first() -> None:
+    instance = pair_instance("COTREATMENT")
+    rx = re.compile(note_regex(instance, LEXICON))
+    assert rx.fullmatch("Today [[Drug A|C1]] was combined with [[Disease B|C2]].")
+    assert rx.fullmatch("Today [[Disease B|C2]] was combined with [[Drug A|C1]].")
+    directed = re.compile(note_regex(pair_instance("CAUSES"), LEXICON))
+    assert directed.fullmatch("Today [[Drug A|C1]] induced [[Disease B|C2]].")
+    assert not directed.fullmatch("Today [[Disease B|C2]] induced [[Drug A|C1]].")
+    assert directed.fullmatch("Today [[Disease B|C2]] was induced by [[Drug A|C1]].")
+
+
+# --- triggers from every writer ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("type_", RELATION_TYPES)
+def test_template_fact_lines_carry_a_trigger_of_the_right_type_and_direction(type_: str) -> None:
+    instance = pair_instance(type_)
+    backend = make_backend("template")
+    rx = re.compile(r"[^\n]*\n" + note_regex(instance, LEXICON))  # the header line, then the constrained note
+    for seed in range(12):
+        prompt = build_prompt(instance, random.Random(seed), load_settings(), LEXICON)
+        tagged = backend.write(instance, prompt, seed).tagged
+        assert rx.fullmatch(tagged), tagged  # the baseline obeys the same grammar as the LLM writers
+        record = build_record(tagged, instance, LEXICON)
+        assert validate(record) == [] and degenerate_reasons(record, LEXICON) == []
+        (rel,) = record.relations
+        trigger = rel.trigger
+        assert trigger is not None and record.text[trigger.start : trigger.end] == trigger.text
+        phrasing = next(p for p in LEXICON.allowed(type_) if p.phrase == trigger.text)
+        subject, object_ = record.entity(rel.subject), record.entity(rel.object)
+        assert (subject.concept_id, object_.concept_id) == ("MESH:D000001", "MESH:D000002")
+        first, second = sorted((subject, object_), key=lambda e: e.start)
+        assert first.end + 1 == trigger.start and trigger.end + 1 == second.start  # the phrase stands between
+        if type_ not in SYMMETRIC_TYPES:
+            assert (first is subject) == (phrasing.first == "subject")
+        assert (rel.novelty, rel.evidence) == ("Novel", ["12345"])
+
+
+def test_prompt_shows_each_fact_tagged_with_its_phrase_and_no_numbering() -> None:
+    instance = make_instance()
+    prompt: Prompt = build_prompt(instance, random.Random(3), load_settings(), LEXICON)
+    for line in prompt.text.splitlines():
+        assert not re.match(r"\s*\d+[.)]", line)
+    assert "- Metformin treats Type 2 diabetes mellitus." in prompt.text
+    examples = [line for line in prompt.text.splitlines() if line.startswith("[[") or "]] " in line[:40]]
+    assert len([x for x in examples if "|C1]]" in x or "|C2]]" in x]) >= 2
+    assert prompt.header.endswith("patient.") and prompt.header.split(":")[0].lower() == prompt.note_type
+
+
+# --- the degenerate-text checker --------------------------------------------------------------------------
+
+
+def note(text: str, mentions: list[tuple[str, str]]) -> NoteRecord:
+    """A record whose entities are the first occurrences (left to right) of each (surface, concept id)."""
+    entities, pos = [], 0
+    for surface, cid in mentions:
+        start = text.index(surface, pos)
+        entities.append(Entity(id=f"T{len(entities) + 1}", start=start, end=start + len(surface), text=surface,
+                               type="Chemical", concept_id=cid))
+        pos = start + len(surface)
+    return NoteRecord(text=text, entities=entities)
+
+
+M, D = ("Metformin", "MESH:D008687"), ("T2DM", "MESH:D003924")
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions", "reasons"),
+    [
+        ("Progress note: 64-year-old female patient.\nOn admission, Metformin was started for T2DM.", [M, D], []),
+        ("Metformin was started for T2DM, see (HbA1c 7.2%) today.", [M, D], []),
+        ("Metformin was started for T2DM per https://huff.gutenberg.org today.", [M, D], ["url"]),
+        ("Metformin was started for T2DM per huff.gutenberg.org today.", [M, D], ["url"]),
+        ("Metformin [[was]] started for T2DM today.", [M, D], ["markup"]),
+        ("Metformin was started for T2DM <b>today</b>.", [M, D], ["markup"]),
+        ("1. Metformin was started for T2DM today.", [M, D], ["list_numbering"]),
+        ("- Metformin was started for T2DM today.", [M, D], ["list_numbering"]),
+        ("A pasti-Metformin was started for T2DM today.", [M, D], ["joined_mention"]),
+        ("A sugMetformin was started for T2DM today.", [M, D], ["joined_mention"]),
+        ("Metformin was started for T2DM/x today.", [M, D], ["joined_mention"]),
+        ("Metformin was started for T2DM, T2DM and T2DM.", [M, D, D, D], ["repeated_mention"]),
+        ("Metformin was started for T2DM.", [M, D], ["bare_line"]),
+        ("Metformin, T2DM.", [M, D], ["bare_line"]),
+        ("1. Levodop(https://x.com) Metformin was started for T2DM.", [M, D], ["url", "list_numbering"]),
+    ],
+)
+def test_degenerate_checker(text: str, mentions: list[tuple[str, str]], reasons: list[str]) -> None:
+    assert degenerate_reasons(note(text, mentions), LEXICON) == reasons

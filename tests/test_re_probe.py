@@ -1,0 +1,183 @@
+"""The RE utility probe: pair building, entity markers and scoring on a tiny hand-checked corpus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kgsynth.evaluation.metrics import relation_counts
+from kgsynth.evaluation.re_probe import (
+    NONE,
+    Pair,
+    build_pairs,
+    mark,
+    predicted_records,
+    score_rows,
+    sentences,
+)
+from kgsynth.evaluation.scores import Counts, difference_interval
+from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _e(eid: str, text: str, full: str, etype: str, cid: str, nth: int = 0) -> Entity:
+    start = -1
+    for _ in range(nth + 1):
+        start = full.index(text, start + 1)
+    return Entity(id=eid, start=start, end=start + len(text), text=text, type=etype, concept_id=cid)
+
+
+def _doc1() -> NoteRecord:
+    text = "BRCA1 variant c.68del causes breast cancer. Tamoxifen binds BRCA1 in human cells."
+    ents = [
+        _e("T1", "BRCA1", text, "Gene", "NCBIGene:672"),
+        _e("T2", "c.68del", text, "Variant", "tmVar:c|DEL|68|"),
+        _e("T3", "breast cancer", text, "Disease", "MESH:D001943"),
+        _e("T4", "Tamoxifen", text, "Chemical", "MESH:D013629"),
+        _e("T5", "BRCA1", text, "Gene", "NCBIGene:672", nth=1),
+        _e("T6", "human", text, "Species", "NCBITaxon:9606"),
+    ]
+    rels = [
+        NoteRelation(subject="T2", type="POSITIVE_CORRELATION", object="T3"),
+        NoteRelation(subject="T4", type="BINDS", object="T5"),
+        NoteRelation(subject="T1", type="TREATS", object="T3"),  # not a BioRED type: pair left out
+    ]
+    return NoteRecord(id="d1", text=text, entities=ents, relations=rels)
+
+
+def _doc2() -> NoteRecord:
+    text = "Aspirin and heparin were compared in stroke."
+    ents = [
+        _e("T1", "Aspirin", text, "Chemical", "MESH:D001241"),
+        _e("T2", "heparin", text, "Chemical", "MESH:D006493"),
+        _e("T3", "stroke", text, "Disease", "MESH:D020521"),
+    ]
+    rels = [NoteRelation(subject="T1", type="COMPARISON", object="T2")]
+    return NoteRecord(id="d2", text=text, entities=ents, relations=rels)
+
+
+def test_pairs_are_unordered_concepts_of_biored_groups_with_gold_labels() -> None:
+    pairs = build_pairs([_doc1(), _doc2()])
+    by_key = {(p.doc, p.a, p.b): p.label for p in pairs}
+    # doc 1: 4 pairable concepts (Species left out) = 6 pairs, minus the TREATS-only pair.
+    assert len([p for p in pairs if p.doc == 0]) == 5
+    assert by_key[(0, "MESH:D001943", "tmVar:c|DEL|68|")] == "POSITIVE_CORRELATION"
+    assert by_key[(0, "MESH:D013629", "NCBIGene:672")] == "BINDS"  # two BRCA1 mentions, one concept
+    assert (0, "MESH:D001943", "NCBIGene:672") not in by_key  # TREATS: neither BioRED type nor unrelated
+    assert by_key[(0, "MESH:D001943", "MESH:D013629")] == NONE
+    assert all(p.a < p.b for p in pairs)
+    assert not any("NCBITaxon" in p.a + p.b for p in pairs)
+    assert {(p.a, p.b): p.label for p in pairs if p.doc == 1} == {
+        ("MESH:D001241", "MESH:D006493"): "COMPARISON",
+        ("MESH:D001241", "MESH:D020521"): NONE,
+        ("MESH:D006493", "MESH:D020521"): NONE,
+    }
+
+
+def test_markers_wrap_every_pairable_mention_and_offsets_follow() -> None:
+    record = _doc1()
+    text, spans = mark(record)
+    assert text == (
+        "* BRCA1 * variant * c.68del * causes * breast cancer *. * Tamoxifen * binds * BRCA1 * in human cells."
+    )
+    assert [text[s.start : s.end] for s in spans] == [
+        "* BRCA1 *", "* c.68del *", "* breast cancer *", "* Tamoxifen *", "* BRCA1 *",
+    ]
+    assert [s.concepts for s in spans][1] == ["tmVar:c|DEL|68|"]
+    assert sentences(text) == [(0, 55), (56, len(text))]
+
+
+def test_nested_mentions_keep_the_outer_one() -> None:
+    text = "BRCA1 gene mutation carriers"
+    ents = [
+        Entity(id="T1", start=0, end=19, text="BRCA1 gene mutation", type="Variant", concept_id="tmVar:x"),
+        Entity(id="T2", start=0, end=5, text="BRCA1", type="Gene", concept_id="NCBIGene:672"),
+    ]
+    marked, spans = mark(NoteRecord(id="n", text=text, entities=ents))
+    assert marked == "* BRCA1 gene mutation * carriers" and [s.entity for s in spans] == ["T1"]
+
+
+def test_scoring_matches_hand_computed_counts() -> None:
+    dev = [_doc1(), _doc2()]
+    pairs = build_pairs(dev)
+    # Predict: doc1 PosCorr right, BINDS as ASSOCIATED_WITH (1 fp + 1 fn), one None pair as
+    # ASSOCIATED_WITH (fp); doc2 COMPARISON right.
+    wanted = {
+        (0, "MESH:D001943", "tmVar:c|DEL|68|"): "POSITIVE_CORRELATION",
+        (0, "MESH:D013629", "NCBIGene:672"): "ASSOCIATED_WITH",
+        (0, "MESH:D001943", "MESH:D013629"): "ASSOCIATED_WITH",
+        (1, "MESH:D001241", "MESH:D006493"): "COMPARISON",
+    }
+    labels = [wanted.get((p.doc, p.a, p.b), NONE) for p in pairs]
+    row, per_doc = score_rows("x", 2, pairs, dev, pairs, labels, 0.0, bootstrap_samples=50)
+    # tp 2, fp 2, fn 1 (the TREATS gold relation is not scored: not a BioRED type).
+    assert row.micro_precision == pytest.approx(2 / 4)
+    assert row.micro_recall == pytest.approx(2 / 3)
+    assert row.micro_f1 == pytest.approx(4 / 7)
+    assert row.per_type["BINDS"].f1 == 0.0 and row.per_type["BINDS"].support == 1
+    assert row.per_type["COMPARISON"].f1 == 1.0
+    assert row.per_type["ASSOCIATED_WITH"].precision == 0.0
+    assert per_doc[1] == {"COMPARISON": Counts(tp=1)}
+    assert row.per_type["COMPARISON"].f1_ci is not None
+
+
+def test_predicted_records_use_one_single_id_entity_per_concept() -> None:
+    text = "breast and ovarian cancer with BRCA1"
+    composite = Entity(id="T1", start=0, end=25, text=text[:25], type="Disease", concept_id="MESH:D1,MESH:D2")
+    gene = Entity(id="T2", start=31, end=36, text="BRCA1", type="Gene", concept_id="NCBIGene:672")
+    record = NoteRecord(id="c", text=text, entities=[composite, gene])
+    pairs = [Pair(doc=0, a="MESH:D1", b="NCBIGene:672"), Pair(doc=0, a="MESH:D2", b="NCBIGene:672")]
+    (pred,) = predicted_records([record], pairs, ["ASSOCIATED_WITH", NONE])
+    assert [e.concept_id for e in pred.entities] == ["MESH:D1", "NCBIGene:672"]
+    gold = record.model_copy(update={"relations": [NoteRelation(subject="T1", type="ASSOCIATED_WITH", object="T2")]})
+    # The composite gold mention gives two keys; the prediction finds one of them.
+    assert relation_counts([gold], [pred]) == [{"ASSOCIATED_WITH": Counts(tp=1, fn=1)}]
+
+
+def test_paired_difference_interval() -> None:
+    a = [{"X": Counts(tp=1)}, {"X": Counts(fn=1)}, {"X": Counts(tp=1)}]
+    assert difference_interval(a, a, 200, 0).model_dump() == {"low": 0.0, "high": 0.0}
+    better = [{"X": Counts(tp=1)}] * 3
+    ci = difference_interval(better, a, 200, 0)
+    assert ci is not None and ci.low >= 0.0 and ci.high > 0.0
+
+
+@pytest.mark.slow  # loads MiniLM
+def test_tiny_re_benchmark_rows_cache_and_kgsynth_evaluate_agree(shared_data: Path, tmp_path: Path) -> None:
+    from kgsynth.evaluation.readers import write_records
+
+    write_records(tmp_path / "notes.jsonl", [_doc1(), _doc2()])
+    cmd = [sys.executable, str(REPO / "bench" / "utility.py"), "--task", "re", "--train-docs", "3", "--dev-docs",
+           "2", "--max-len", "64", "--bootstrap", "20", "--head-epochs", "2", "--json",
+           "--train", str(shared_data / "biored" / "Train.PubTator"),
+           "--dev", str(shared_data / "biored" / "Dev.PubTator"),
+           "--generated", str(tmp_path / "notes.jsonl"), "--feature-cache", str(tmp_path / "cache"),
+           "--save-predictions", str(tmp_path / "pred")]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO) for _ in range(2)]
+    assert all(p.returncode == 0 for p in runs), runs[0].stderr[-2000:]
+    first, second = (json.loads(p.stdout) for p in runs)
+    assert [r["train"] for r in first["rows"]] == [
+        "BioRED train", "BioRED train + notes", "notes only", "BioRED train + rare-type notes"]
+    assert first["rare_type_notes"] == 2  # both notes state a rare type (BINDS, COMPARISON)
+    assert [r["train_pairs"] for r in first["rows"]][2] == 8
+    assert len(list((tmp_path / "cache").glob("re-features-*.npy"))) == 3
+    # The second run reads the cached features and scores the same.
+    assert [r["micro_f1"] for r in first["rows"]] == [r["micro_f1"] for r in second["rows"]]
+    row = first["rows"][1]
+    from kgsynth.evaluation.readers import read_records
+
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, read_records(shared_data / "biored" / "Dev.PubTator").records[:2])
+    scored = subprocess.run(
+        [sys.executable, "-m", "kgsynth", "evaluate", "--gold", str(gold),
+         "--pred", str(tmp_path / "pred" / "row1.jsonl"),
+         "--relation-level", "concept", "--bootstrap", "20", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert scored.returncode == 0, scored.stderr[-1000:]
+    relaxed = json.loads(scored.stdout)["relation"]["relaxed"]["micro"]
+    assert relaxed["f1"] == pytest.approx(row["micro_f1"]) and relaxed["recall"] == pytest.approx(row["micro_recall"])
