@@ -328,6 +328,7 @@ def generate(
     ``note_style="abstract"`` grows each job's instance into a multi-fact note with
     distractor concepts (:mod:`kgsynth.generation.compose`), seeded by the job.
     """
+    check_out_folder(out)
     if plan is not None:
         check_plan(out, plan, note_style)
     report = asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
