@@ -37,7 +37,31 @@ _fuzz = _corpus()
 HANDMADE, MUTATIONS, TARGETS = _fuzz.HANDMADE, _fuzz.MUTATIONS, _fuzz.TARGETS
 handmade_case, make_case, run_case = _fuzz.handmade_case, _fuzz.make_case, _fuzz.run_case
 
-VERDICTS = ("traceback", "silent success", "unnamed error", "clean error", "accepted")
+VERDICTS = ("traceback", "hang", "silent success", "unnamed error", "clean error", "accepted")
+#: A case still running after this many seconds counts as a hang (a named pipe opened blocking).
+HANG_SECONDS = 5
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _Hang
+
+
+def _run(case, folder):
+    """``run_case`` under an alarm: a hang is a verdict, not the end of the benchmark."""
+    import signal
+
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(HANG_SECONDS)
+    try:
+        return run_case(case, folder)
+    except _Hang:
+        return _fuzz.Outcome("hang", -1, f"still running after {HANG_SECONDS} s", HANG_SECONDS), [case.target]
+    finally:
+        signal.alarm(0)
 
 
 def warm_up() -> None:
@@ -72,11 +96,11 @@ def main() -> None:
         counts: Counter[str] = Counter()
         for case in cases:
             with tempfile.TemporaryDirectory() as tmp:
-                outcome, argv = run_case(case, Path(tmp))
+                outcome, argv = _run(case, Path(tmp))
             counts[outcome.verdict] += 1
             if outcome.seconds > slowest[0]:
                 slowest = (outcome.seconds, f"{fmt}/{case.mutation}")
-            if outcome.verdict in ("traceback", "silent success", "unnamed error"):
+            if outcome.verdict in ("traceback", "hang", "silent success", "unnamed error"):
                 examples.setdefault(outcome.verdict, [])
                 if sum(1 for e in examples[outcome.verdict] if e.startswith(fmt + "/")) < args.show:
                     examples[outcome.verdict].append(f"{fmt}/{case.mutation}: {argv[0]}: {outcome.message[:160]}")
