@@ -250,11 +250,11 @@ def test_check_cli_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "entities": [{"id": "T1"}]}\n')
     result = CliRunner().invoke(app, ["check", str(bad), "--store", str(tmp_path / "kg.json.gz")])
-    assert isinstance(result.exception, InputError) and "bad.jsonl:1" in str(result.exception)
+    assert result.exit_code == InputError.exit_code and "bad.jsonl:1" in result.stderr
     empty_dir = tmp_path / "none"
     empty_dir.mkdir()
     result = CliRunner().invoke(app, ["check", str(empty_dir), "--store", str(tmp_path / "kg.json.gz")])
-    assert isinstance(result.exception, InputError) and "no *.jsonl" in str(result.exception)
+    assert result.exit_code == InputError.exit_code and "no *.jsonl" in result.stderr
 
 
 def test_symmetric_types_are_kg_relation_types():

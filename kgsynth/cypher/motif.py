@@ -13,6 +13,7 @@ graph-size-independent cost possible (see :mod:`kgsynth.cypher.sampling`).
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from kgsynth.errors import ConfigError
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, check_group, check_relation_type
+from kgsynth.inputs import load_yaml
 
 Shape = Literal["edge", "path", "star", "triangle", "bundle"]
 
@@ -186,11 +188,7 @@ def parse_motif(data: object, origin: str) -> Motif:
 
 def load_motif_file(path: Path) -> Motif:
     """A motif from a YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read motif file {path}: {exc}") from exc
-    return parse_motif(data, str(path))
+    return parse_motif(load_yaml(path, ConfigError), str(path))
 
 
 def builtin_motifs() -> dict[str, Motif]:
@@ -210,6 +208,6 @@ def resolve_motif(name_or_path: str) -> Motif:
     if name_or_path in builtins:
         return builtins[name_or_path]
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.exists():
+    if path.suffix in (".yaml", ".yml") and os.path.lexists(path):  # a dangling link is an error, not a name
         return load_motif_file(path)
     raise ConfigError(f"unknown motif {name_or_path!r}; builtin: {', '.join(builtins)} (or pass a .yaml file)")

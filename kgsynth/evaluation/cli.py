@@ -51,7 +51,7 @@ def evaluate_command(
     """Score predicted entities and relations against gold (P/R/F1, micro/macro, bootstrap CIs).
 
     With ``kgsynth link`` predictions as --pred: entity-linking Recall@1 and Recall@5 by mention."""
-    from kgsynth.errors import ConfigError
+    from kgsynth.errors import ConfigError, InputError
     from kgsynth.evaluation.metrics import evaluate
     from kgsynth.evaluation.readers import read_records
     from kgsynth.linking.mentions import is_link_predictions
@@ -64,6 +64,13 @@ def evaluate_command(
         raise ConfigError(f"--relation-level must be auto, mention or concept, not {relation_level!r}")
     gold_set = read_records(gold)
     pred_set = read_records(pred)
+    for path, records in ((gold, gold_set.records), (pred, pred_set.records)):
+        seen: set[str] = set()
+        for record in records:
+            if record.id in seen:
+                raise InputError(f"{path}: document id {record.id} appears twice; scoring needs one record per "
+                                 "document")
+            seen.add(record.id)
     level = gold_set.relation_level if relation_level == "auto" else relation_level
     report = evaluate(gold_set.records, pred_set.records, relation_level=level, bootstrap_samples=bootstrap, seed=seed)
 

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from kgsynth import inputs
 from kgsynth.atomic import atomic_open
 from kgsynth.errors import InputError
 from kgsynth.evaluation.convert import to_note_record
@@ -38,15 +39,11 @@ def detect_record_format(path: Path) -> RecordFormat:
         return "jsonl"
     if path.suffix.lower() == ".jsonl":
         return "jsonl"
-    try:
-        with path.open("r", encoding="utf-8") as fh:
-            first = fh.readline().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from exc
+    first = inputs.head(path, 1 << 20).split(b"\n", 1)[0].decode("utf-8", "ignore").lstrip("\ufeff").strip()
     if first.startswith("{"):
         try:
             obj = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             obj = None
         if isinstance(obj, dict) and "text" in obj and "passages" not in obj:
             return "jsonl"
@@ -56,9 +53,7 @@ def detect_record_format(path: Path) -> RecordFormat:
 def read_records(path: Path | str, fmt: RecordFormat | None = None) -> RecordSet:
     """All records of ``path``; an empty input is an error, never an empty score."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if path.is_file() and path.stat().st_size == 0:
+    if not path.is_dir() and inputs.check_file(path) == "file" and path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     fmt = fmt or detect_record_format(path)
     if fmt == "jsonl":
@@ -70,7 +65,17 @@ def read_records(path: Path | str, fmt: RecordFormat | None = None) -> RecordSet
         level = "concept"
     if not records:
         raise InputError(f"{path}: no documents found")
+    _check_ids(path, records)
     return RecordSet(records=records, format=fmt, relation_level=level, path=str(path))
+
+
+def _check_ids(path: Path, records: list[NoteRecord]) -> None:
+    """Two documents with one id and different texts cannot be scored (exact repeats are left as they are)."""
+    texts: dict[str, str] = {}
+    for record in records:
+        if texts.setdefault(record.id, record.text) != record.text:
+            raise InputError(f"{path}: document id {record.id} is used by two documents with different text; "
+                             "give each document its own id")
 
 
 def write_records(path: Path | str, records: Iterable[NoteRecord]) -> int:

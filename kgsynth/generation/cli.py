@@ -148,7 +148,12 @@ def export_command(
 
     if not notes.is_dir():
         raise InputError(f"{notes}: not a dataset folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder for the exported files")
     records = read_notes(notes)
+    if not records:
+        shards = ", ".join(sorted(p.name for p in notes.glob("notes-*.jsonl*"))) or "none"
+        raise InputError(f"{notes}: no notes in this dataset folder (notes-*.jsonl shards: {shards})")
     paths = export(records, out, [f.value for f in (formats or list(ExportFormat))])
     emit({"notes": len(records), "exports": paths}, json)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kgsynth import inputs
 from kgsynth.atomic import write_text_atomic
 from kgsynth.console import progress
 from kgsynth.cypher.instance import MotifInstance
@@ -33,7 +34,7 @@ from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.note_plan import NotePlan
 from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
-from kgsynth.generation.shards import ShardWriter, iter_lines
+from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
 from kgsynth.generation.tags import TagError
 
 NOTES = "notes"
@@ -67,17 +68,19 @@ class RunReport(BaseModel):
 def read_instances(path: Path) -> list[MotifInstance]:
     """Motif instances from JSONL; a bad line raises :class:`InputError` naming file and line."""
     instances = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read instances: {exc}") from exc
-    for number, line in enumerate(lines, 1):
+    seen: dict[str, int] = {}
+    for number, line, _cut in inputs.iter_lines(path):
         if not line.strip():
             continue
         try:
             instance = MotifInstance.model_validate_json(line)
         except ValidationError as exc:
-            raise InputError(f"{path}:{number}: not a motif instance: {exc.errors()[0]['msg']}") from exc
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            raise InputError(f"{path}:{number}: not a motif instance: {where}: {first['msg']}") from None
+        if instance.id in seen:
+            raise InputError(f"{path}:{number}: instance {instance.id} repeats line {seen[instance.id]}")
+        seen[instance.id] = number
         ids = {c.id for c in instance.concepts}
         missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
         if missing or not (instance.relations or instance.single_concept):
@@ -88,6 +91,16 @@ def read_instances(path: Path) -> list[MotifInstance]:
     if not instances:
         raise InputError(f"{path}: no motif instances")
     return instances
+
+
+def check_out_folder(out: Path) -> None:
+    """``--out`` must be a dataset folder (new or earlier): not a file, not the current or a root folder."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a dataset folder; give a new folder (or one written by "
+                         "`kgsynth generate` to resume it)")
+    resolved = out.resolve()
+    if resolved == Path.cwd().resolve() or resolved == Path(resolved.anchor):
+        raise InputError(f"--out {out}: give a folder of its own for the dataset, not the current folder or /")
 
 
 def job_seed(seed: int, job: int, attempt: int = 0) -> int:
@@ -222,6 +235,7 @@ async def _generate(
     note_style: str = "fact",
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
+    check_out_folder(out)
     lexicon = getattr(backend, "lexicon", None) or load_lexicon()
     if schedule is not None:
         n = min(n, len(schedule))
@@ -315,6 +329,7 @@ def generate(
     ``note_style="abstract"`` grows each job's instance into a multi-fact note with
     distractor concepts (:mod:`kgsynth.generation.compose`), seeded by the job.
     """
+    check_out_folder(out)
     if plan is not None:
         check_plan(out, plan, note_style)
     report = asyncio.run(_generate(instances, backend, out, n, seed, settings or load_settings(), concurrency,
@@ -347,8 +362,27 @@ def check_plan(out: Path, plan: NotePlan, note_style: str = "fact") -> None:
 
 
 def read_notes(out: Path) -> list[NoteRecord]:
-    """Every record of a generated dataset folder (finished shards and journal)."""
-    return [NoteRecord.model_validate(row) for row in iter_lines(out, NOTES)]
+    """Every record of a generated dataset folder (finished shards and journal), checked as export needs it.
+
+    Each line must be a complete, well-typed note (strict: no numbers as strings) that
+    keeps every guarantee generation checked when it wrote it (:func:`validate`: offsets
+    give their text, entity ids unique, relations between them); anything else is an
+    :class:`InputError` naming the shard and line.
+    """
+    records = []
+    for path, number, row in iter_rows(out, NOTES):
+        try:
+            record = NoteRecord.model_validate(row, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "record"
+            raise InputError(f"{path}:{number}: invalid note record: {where}: {first['msg']}") from None
+        problems = validate(record)
+        if problems:
+            raise InputError(f"{path}:{number}: note {record.id}: {problems[0]}")
+        records.append(record)
+    return records
+
 
 
 def write_json(path: Path, data: object) -> None:

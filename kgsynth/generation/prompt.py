@@ -20,6 +20,7 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
+from kgsynth.inputs import load_yaml
 
 PROMPTS = "kgsynth.generation.prompts"
 
@@ -70,10 +71,13 @@ def load_settings(path: Path | None = None) -> PromptSettings:
     """The packaged defaults, or a YAML/JSON file of :class:`PromptSettings`."""
     if path is None:
         return PromptSettings.model_validate(read_yaml("settings.yaml"))
+    data = load_yaml(path, ConfigError)
     try:
-        return PromptSettings.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{path}: not a valid prompt settings file: {exc}") from exc
+        return PromptSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "top level"
+        raise ConfigError(f"{path}: not a valid prompt settings file: {where}: {first['msg']}") from None
 
 
 @cache

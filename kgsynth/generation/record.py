@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import InputError
+from kgsynth.inputs import iter_lines
 
 
 class Entity(BaseModel):
@@ -105,17 +106,12 @@ def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
     if path.is_dir() and not files:
         raise InputError(f"{path}: no *.jsonl files in this directory")
     for file in files:
-        try:
-            fh = file.open("r", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield NoteRecord.model_validate_json(line)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    loc = ".".join(str(x) for x in first["loc"]) or "record"
-                    raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from exc
+        for lineno, line, _cut in iter_lines(file):  # kgsynth.inputs: UTF-8, no NUL, no pipes lost
+            if not line.strip():
+                continue
+            try:
+                yield NoteRecord.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                loc = ".".join(str(x) for x in first["loc"]) or "record"
+                raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from None

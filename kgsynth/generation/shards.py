@@ -17,26 +17,71 @@ from typing import IO
 
 from pydantic import BaseModel
 
+from kgsynth import inputs
+from kgsynth.errors import InputError
+
 
 def _repair(path: Path) -> int:
-    """Cut a journal back to its last complete line; return the number of complete lines."""
+    """Cut a journal back to its last complete, readable line; return the number of lines kept.
+
+    A kill mid-write leaves a last line without its newline; a crash of the disk or an
+    editor can leave one that is complete but not a JSON record. Either is the torn
+    record being written, and is dropped.
+    """
     data = path.read_bytes()
     keep = data.rfind(b"\n") + 1
+    if keep and _parse_line(data[data.rfind(b"\n", 0, keep - 1) + 1 : keep]) is None:
+        keep = data.rfind(b"\n", 0, keep - 1) + 1
     if keep != len(data):
         with path.open("r+b") as fh:
             fh.truncate(keep)
     return data[:keep].count(b"\n")
 
 
-def iter_lines(folder: Path, prefix: str) -> Iterator[dict]:
-    """Every complete record of finished shards and the journal, in file order."""
+def _parse_line(raw: bytes) -> dict | None:
+    """One JSONL record, or ``None`` when the line is not a JSON object in UTF-8."""
+    if inputs.line_problem(raw) is not None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def iter_rows(folder: Path, prefix: str) -> Iterator[tuple[Path, int, dict]]:
+    """``(file, line number, record)`` of finished shards and the journal, in file order.
+
+    The journal's last line may be torn (no newline, or not a record): it is dropped,
+    as :meth:`ShardWriter.open` drops it on resume. Any other unreadable line is an
+    :class:`InputError` naming the file and line: that is damage, not an interrupted write.
+    """
     for path in sorted(folder.glob(f"{prefix}-*.jsonl*")):
         if not path.name.endswith((".jsonl", ".jsonl.part")):
             continue
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.endswith("\n") and line.strip():
-                    yield json.loads(line)
+        journal = path.name.endswith(".part")
+        empty = inputs.check_file(path) == "file" and path.stat().st_size == 0
+        lines = [] if empty else inputs.read_bytes(path).split(b"\n")
+        if lines and lines[-1] and not journal:
+            raise InputError(f"{path}, line {len(lines)}: the shard ends without a newline (a finished shard is "
+                             "always complete: the file was cut or edited)")
+        last = len(lines) - 2  # index of the last newline-terminated line
+        for index, raw in enumerate(lines[:-1]):
+            if not raw.strip():
+                continue
+            row = _parse_line(raw + b"\n")
+            if row is None:
+                if journal and index == last:
+                    continue  # a torn last record of the journal
+                raise InputError(f"{path}, line {index + 1}: not a JSON record (a damaged shard); remove or fix "
+                                 "that line and run again")
+            yield path, index + 1, row
+
+
+def iter_lines(folder: Path, prefix: str) -> Iterator[dict]:
+    """Every complete record of finished shards and the journal, in file order."""
+    for _path, _line, row in iter_rows(folder, prefix):
+        yield row
 
 
 class ShardWriter:

@@ -8,6 +8,7 @@ rename): a crash mid-save leaves the previous file intact.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 from collections import Counter
@@ -86,6 +87,22 @@ class MemoryStore(GraphStore):
     def close(self) -> None:
         if self.autosave:
             self.checkpoint()
+
+    def begin_atomic(self) -> None:
+        """Save what is pending, so the file is the state a rollback returns to (the single checkpoint)."""
+        self.checkpoint()
+        self._before = None if self.path is not None else copy.deepcopy(self.graph)
+
+    def commit_atomic(self) -> None:
+        self.checkpoint()
+
+    def rollback_atomic(self) -> None:
+        """Reread the file saved by :meth:`begin_atomic` (or restore the in-memory copy)."""
+        if self.path is None:
+            self.graph = getattr(self, "_before", None) or nx.MultiDiGraph()
+        else:
+            self.graph = _read_graph(self.path) if self.path.exists() else nx.MultiDiGraph()
+        self._dirty = False
 
     # -- reads ----------------------------------------------------------------
     def get_concepts(self, ids: Iterable[str]) -> dict[str, Concept]:

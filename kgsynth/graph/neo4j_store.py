@@ -97,10 +97,42 @@ class Neo4jStore(GraphStore):
         return PreparedBatch(concept_statements, relation_statements, len(concepts), len(relations))
 
     def write_batch(self, prepared: PreparedBatch) -> tuple[int, int]:
-        """One transaction for the whole batch (one commit); endpoints merged only when missing."""
+        """One transaction for the whole batch (one commit); endpoints merged only when missing.
+
+        Between :meth:`begin_atomic` and its commit, every batch goes into that one open transaction.
+        """
+        tx = getattr(self, "_atomic_tx", None)
+        if tx is not None:
+            with _errors(self.settings):
+                _write_prepared(tx, prepared)
+            return prepared.concepts, prepared.relations
         with _errors(self.settings), self.driver.session(database=self.settings.database) as session:
             session.execute_write(_write_prepared, prepared)
         return prepared.concepts, prepared.relations
+
+    def begin_atomic(self) -> None:
+        """One explicit transaction for the whole load: it must fit in the server's transaction memory."""
+        with _errors(self.settings):
+            self._atomic_session = self.driver.session(database=self.settings.database)
+            self._atomic_tx = self._atomic_session.begin_transaction()
+
+    def commit_atomic(self) -> None:
+        try:
+            with _errors(self.settings):
+                self._atomic_tx.commit()
+        finally:
+            self._end_atomic()
+
+    def rollback_atomic(self) -> None:
+        try:
+            with _errors(self.settings):
+                self._atomic_tx.rollback()
+        finally:
+            self._end_atomic()
+
+    def _end_atomic(self) -> None:
+        self._atomic_tx = None
+        self._atomic_session.close()
 
     def upsert_concepts(self, concepts: Iterable[Concept], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
         return sum(self.write_batch(self.prepare_batch(chunk, []))[0] for chunk in batched(concepts, batch_size))

@@ -73,6 +73,19 @@ class GraphStore(ABC):
     def checkpoint(self) -> None:
         """Make writes so far durable; a no-op where every write already commits."""
 
+    # -- all-or-nothing loads (``kgsynth load --atomic``) -------------------------
+    def begin_atomic(self) -> None:
+        """Start holding writes back until :meth:`commit_atomic`; :meth:`rollback_atomic` drops them all."""
+        from kgsynth.errors import ConfigError
+
+        raise ConfigError(f"the {self.backend} store cannot load atomically (--atomic)")
+
+    def commit_atomic(self) -> None:
+        """Make every write since :meth:`begin_atomic` visible and durable at once."""
+
+    def rollback_atomic(self) -> None:
+        """Forget every write since :meth:`begin_atomic`: the store is as it was before."""
+
     # -- reads ----------------------------------------------------------------
     @abstractmethod
     def get_concepts(self, ids: Iterable[str]) -> dict[str, Concept]:

@@ -22,6 +22,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, Field
 
+from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Relation, merge_lists
 
@@ -137,22 +138,20 @@ def iter_lines(path: Path, ctx: LoadContext) -> Iterator[tuple[int, str, bool]]:
 
     ``cut`` is true for a last line with no newline: in these line-per-record
     formats that means the file was truncated, which the caller reports as such if
-    the row is also malformed. A line that is not UTF-8 is a bad row (with its line
-    number, which a decoding ``open()`` could only give as a byte offset).
+    the row is also malformed. The file is read by :func:`kgsynth.inputs.iter_lines`:
+    a line that is not clean UTF-8 text (bad bytes, a NUL byte, a stray carriage
+    return) is a bad row with its line number; a directory, a dangling link, an empty
+    file stop the load.
     """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file" + (" (it is a directory)" if path.is_dir() else ""))
-    if path.stat().st_size == 0:
+    if inputs.check_file(path) == "file" and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     ctx.opened(path)
-    with open(path, "rb") as raw:
-        for number, data in enumerate(raw, 1):
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                ctx.bad(path, number, data.decode("utf-8", "replace"), "not UTF-8 text", str(exc))
-                continue
-            yield number, text.rstrip("\r\n"), not data.endswith(b"\n")
+
+    def bad(number: int, raw: str, reason: str, detail: str) -> None:
+        ctx.read()
+        ctx.bad(path, number, raw, reason, detail)
+
+    yield from inputs.iter_lines(path, on_bad=bad)
 
 
 def merge_record(old: Record, new: Record) -> Record:

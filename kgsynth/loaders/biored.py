@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record
@@ -67,9 +69,27 @@ class CorpusLoader(Loader):
                 raise InputError(f"{path}: is a directory; give the corpus files (PubTator, BioC XML or JSON)")
             ctx.opened(path)
             prov = Provenance(source=self.source, release=self.release, file=path.name)
+            seen: dict[str, tuple[int | None, str]] = {}  # document id -> (line, text): repeats must agree
             for doc in read_documents(path, on_bad=None if ctx.strict else _reporter(path, ctx)):
                 ctx.read()
-                yield from self._document(doc, prov, ctx)
+                earlier = seen.get(doc.id)
+                if earlier is not None:
+                    if earlier[1] == doc.text:
+                        ctx.skip("repeated document (same id and text)")
+                        continue
+                    where = f", first at line {earlier[0]}" if earlier[0] else ""
+                    ctx.bad(path, doc.line, f"document {doc.id}", "duplicate document id",
+                            f"document {doc.id} appears twice with different text{where}")
+                    continue
+                seen[doc.id] = (doc.line, doc.text)
+                try:
+                    records = list(self._document(doc, prov, ctx))
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    ctx.bad(path, doc.line, f"document {doc.id}", "bad id",
+                            f"document {doc.id}: {first['msg']} (input {str(first.get('input'))[:80]!r})")
+                    continue
+                yield from records
 
     def _document(self, doc: CorpusDocument, prov: Provenance, ctx: LoadContext) -> Iterator[Record]:
         groups: dict[str, str] = {}

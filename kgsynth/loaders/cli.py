@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from kgsynth.cli_options import Database, Json, Password, StorePath, Uri, Username, store_from
 from kgsynth.console import count_table, emit, err, kv_table, out
@@ -30,12 +31,15 @@ Bulk = Annotated[bool, typer.Option("--bulk", help="First load into an EMPTY dat
 Home = Annotated[Path | None, typer.Option("--home", envvar="KGSYNTH_NEO4J_HOME", show_default=False,
                                            help="With --bulk: home folder of the managed server "
                                            "[default: as `kgsynth neo4j start`].")]
+Atomic = Annotated[bool, typer.Option("--atomic", help="All or nothing: the whole load is one transaction "
+                                      "(Neo4j: it must fit in the server's transaction memory) or one save of "
+                                      "the embedded store; a failure leaves the store unchanged.")]
 TmpDir = Annotated[Path | None, typer.Option("--tmp-dir", help="With --bulk: where the merge runs and CSV files "
                                              "go [default: <home>/bulk-staging].")]
 
 
 def _fail(exc: KgsynthError) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -77,6 +81,7 @@ def _load(
     home: Path | None = None,
     tmp_dir: Path | None = None,
     inputs: Sequence[Path] = (),
+    atomic: bool = False,
 ) -> None:
     from kgsynth.loaders.runner import run_load
 
@@ -90,7 +95,8 @@ def _load(
         else:
             with store_from(uri, username, password, database, store) as graph:
                 report = run_load(loader, graph, batch_size=batch_size, strict=not skip_bad,
-                                  rejects=rejects if skip_bad else None, show_progress=not no_progress)
+                                  rejects=rejects if skip_bad else None, show_progress=not no_progress,
+                                  atomic=atomic)
     except KgsynthError as exc:
         raise _fail(exc) from None
     emit(report, json, lambda: _render(report))
@@ -134,7 +140,7 @@ def load_umls(
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
-    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None,
+    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None, atomic: Atomic = False,
 ) -> None:
     """Load a UMLS Metathesaurus subset (RRF)."""
     from kgsynth.loaders.umls import UmlsLoader
@@ -142,7 +148,7 @@ def load_umls(
     _load(lambda: UmlsLoader(directory, languages=tuple(lang or ["ENG"]), sabs=tuple(sab or ()),
                              include_suppressed=include_suppressed, release=release),
           uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress,
-          bulk, home, tmp_dir, [directory])
+          bulk, home, tmp_dir, [directory], atomic)
 
 
 @load_app.command("snomed")
@@ -152,14 +158,14 @@ def load_snomed(
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
-    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None,
+    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None, atomic: Atomic = False,
 ) -> None:
     """Load a SNOMED CT RF2 snapshot (active concepts, descriptions, relationships)."""
     from kgsynth.loaders.snomed import SnomedLoader
 
     _load(lambda: SnomedLoader(directory, release=release),
           uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress,
-          bulk, home, tmp_dir, [directory])
+          bulk, home, tmp_dir, [directory], atomic)
 
 
 @load_app.command("biored")
@@ -170,14 +176,14 @@ def load_biored(
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
-    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None,
+    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None, atomic: Atomic = False,
 ) -> None:
     """Load annotated corpora: entities as concepts, relations with their PMIDs as evidence."""
     from kgsynth.loaders.biored import CorpusLoader
 
     _load(lambda: CorpusLoader(files, source=source),
           uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress,
-          bulk, home, tmp_dir, files)
+          bulk, home, tmp_dir, files, atomic)
 
 
 @load_app.command("obo")
@@ -187,14 +193,14 @@ def load_obo(
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False, skip_bad: SkipBad = False, rejects: Rejects = None,
     batch_size: BatchSize = DEFAULT_BATCH_SIZE, no_progress: Quiet = False,
-    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None,
+    bulk: Bulk = False, home: Home = None, tmp_dir: TmpDir = None, atomic: Atomic = False,
 ) -> None:
     """Load an open ontology or HPO annotation file."""
     from kgsynth.loaders.obo import loader_for
 
     _load(lambda: loader_for(file),
           uri, username, password, database, store, json, skip_bad, rejects, batch_size, no_progress,
-          bulk, home, tmp_dir, [file])
+          bulk, home, tmp_dir, [file], atomic)
 
 
 @load_app.command("mesh")

@@ -34,6 +34,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.loaders.mapping import lookup
 
@@ -74,6 +75,9 @@ NAMESPACE_OF_GROUP: dict[str, str] = {
 
 _TMVAR = re.compile(r"^[cgpmr]\|[A-Za-z]+\|")  # BioRED/tmVar variant ids contain "|"
 _NO_ID = {"", "-", "-1"}
+#: Largest character offset accepted in a corpus file (PubMed abstracts have a few thousand characters;
+#: full texts under a million): a passage offset of 10^15 would otherwise mean a petabyte of padding.
+MAX_OFFSET = 10_000_000
 
 
 class CorpusMention(BaseModel):
@@ -104,6 +108,7 @@ class CorpusDocument(BaseModel):
     mentions: list[CorpusMention] = Field(default_factory=list)
     relations: list[CorpusRelation] = Field(default_factory=list)
     source: str = ""  # file it came from
+    line: int | None = None  # line of the file where the document starts, when the format has lines
 
     def span_errors(self) -> list[str]:
         """Mentions whose offsets do not reproduce their text (empty when sound)."""
@@ -172,17 +177,17 @@ def normalized_relation_type(corpus_type: str) -> str:
 
 
 def detect_format(path: Path) -> Format:
-    """Guess the format from the first non-blank characters (the extension breaks ties)."""
+    """Guess the format from the first non-blank characters (the extension breaks ties).
+
+    The head is peeked through :mod:`kgsynth.inputs`, so a pipe stays readable afterwards.
+    """
     path = Path(path)
-    try:
-        with path.open("r", encoding="utf-8") as fh:
-            head = fh.read(4096).lstrip("\ufeff \t\r\n")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text") from exc
+    raw = inputs.head(path, 4096)
+    head = raw.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
     if not head:
-        raise InputError(f"{path}: file is empty")
+        if not raw.strip():
+            raise InputError(f"{path}: the file is empty")
+        inputs.decode(raw, path)  # says why the head is not text
     if head.startswith("<"):
         return "bioc-xml"
     if head.startswith("{") or head.startswith("["):
@@ -196,7 +201,7 @@ def detect_format(path: Path) -> Format:
         return "bioc-json"
     if "pubtator" in suffix:
         return "pubtator"
-    raise InputError(f"{path}:1: cannot tell the format (expected PubTator, BioC XML or BioC JSON)")
+    raise InputError(f"{path}, line 1: cannot tell the format (expected PubTator, BioC XML or BioC JSON)")
 
 
 def read_documents(
@@ -241,21 +246,33 @@ def _read_pubtator(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDo
                         lambda: "\n".join(text for _, text in block))
 
     block: list[tuple[int, str]] = []
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if block:
-                    yield from finish(block)
-                block = []
-                continue
-            # some writers omit the blank line between documents
-            if block and _starts_document(line) and _has_text_line(block) and _new_id(line, block):
-                yield from finish(block)
-                block = []
-            block.append((lineno, line))
+    broken: dict[int, str] = {}  # lines that are not clean text: they make their document malformed
+
+    def bad_line(lineno: int, raw: str, reason: str, detail: str) -> None:
+        broken[lineno] = f"{reason}: {detail}"
+        block.append((lineno, raw))
+
+    for lineno, line, _cut in inputs.iter_lines(path, on_bad=bad_line if on_bad is not None else None):
+        if not line.strip():
+            if block:
+                yield from finish(_poisoned(block, broken, path))
+            block = []
+            continue
+        # some writers omit the blank line between documents
+        if block and _starts_document(line) and _has_text_line(block) and _new_id(line, block):
+            yield from finish(_poisoned(block, broken, path))
+            block = []
+        block.append((lineno, line))
     if block:
-        yield from finish(block)
+        yield from finish(_poisoned(block, broken, path))
+
+
+def _poisoned(block: list[tuple[int, str]], broken: dict[int, str], path: Path) -> list[tuple[int, str]]:
+    """``block`` itself; a block holding an unreadable line is marked so that building it fails on that line."""
+    bad = [n for n, _ in block if n in broken]
+    if bad:
+        return [(bad[0], "\0" + broken.pop(bad[0])), *block]
+    return block
 
 
 def _starts_document(line: str) -> bool:
@@ -277,6 +294,8 @@ def _pubtator_block(path: Path, block: list[tuple[int, str]]) -> CorpusDocument:
     relations: list[CorpusRelation] = []
     for lineno, line in block:
         where = f"{path}:{lineno}"
+        if line.startswith("\0"):  # marked by _poisoned: a line that is not clean UTF-8 text
+            raise InputError(f"{where}: {line[1:]}")
         text_line = re.match(r"([^\t|]+)\|([ta])\|(.*)$", line)
         if text_line:
             doc_id, kind, body = text_line.groups()
@@ -296,6 +315,8 @@ def _pubtator_block(path: Path, block: list[tuple[int, str]]) -> CorpusDocument:
             start, end = int(fields[1]), int(fields[2])
             if end <= start:
                 raise InputError(f"{where}: mention end {end} is not after start {start}")
+            if end > MAX_OFFSET:
+                raise InputError(f"{where}: mention offset {end} is past any abstract (over {MAX_OFFSET:,})")
             ids = split_ids(fields[5]) if len(fields) > 5 else []
             mentions.append(CorpusMention(start=start, end=end, text=fields[3], type=fields[4], ids=ids))
         elif len(fields) in (4, 5) and not fields[1].isdigit():
@@ -314,18 +335,30 @@ def _pubtator_block(path: Path, block: list[tuple[int, str]]) -> CorpusDocument:
         raise InputError(f"{path}:{first}: document {pmid} has no title or abstract line")
     title = title or ""
     text = title if abstract is None else f"{title} {abstract}"
-    doc = CorpusDocument(id=pmid, text=text, title=title, mentions=mentions, relations=relations, source=str(path))
+    doc = CorpusDocument(id=pmid, text=text, title=title, mentions=mentions, relations=relations, source=str(path),
+                         line=first)
     _check_spans(doc, path, first)
     return doc
 
 
 def _check_spans(doc: CorpusDocument, path: Path, line: int | None) -> None:
-    """Out-of-range offsets are malformed input; text disagreements are left to callers."""
+    """Offsets out of range, or text that is not the document's text at them, make the document malformed.
+
+    Whitespace runs compare equal (NCBI-disease writes a mention's inner spaces as
+    the abstract does not); anything else is a wrong offset or a wrong mention text.
+    """
+    where = f"{path}:{line}" if line else f"{path}"
     for m in doc.mentions:
-        if m.end > len(doc.text):
-            where = f"{path}:{line}" if line else f"{path}"
+        if not 0 <= m.start < m.end <= len(doc.text):
             raise InputError(
-                f"{where}: document {doc.id}: mention {m.text!r} ends at {m.end}, text has {len(doc.text)} chars"
+                f"{where}: document {doc.id}: mention {m.text[:60]!r} [{m.start}:{m.end}] ends at {m.end}, "
+                f"text has {len(doc.text)} chars"
+            )
+        found = doc.text[m.start : m.end]
+        if found != m.text and found.split() != m.text.split():
+            raise InputError(
+                f"{where}: document {doc.id}: mention text {m.text[:60]!r} at [{m.start}:{m.end}] does not match "
+                f"the document's text there ({found[:60]!r}): wrong offsets or wrong mention text"
             )
 
 
@@ -335,31 +368,69 @@ def _check_spans(doc: CorpusDocument, path: Path, line: int | None) -> None:
 def _bioc_document(
     path: Path, doc_id: str, passages: list[dict], relations: list[dict], line: int | None
 ) -> CorpusDocument:
-    """Build a document from plain BioC dicts (shared by the XML and JSON readers)."""
+    """Build a document from plain BioC dicts (shared by the XML and JSON readers).
+
+    Every wrong type or value (a passage offset that is missing, negative, overlapping
+    or past :data:`MAX_OFFSET`, a negative length, an id that is not a string) is an
+    :class:`InputError` naming the document, never a library exception.
+    """
+    where = f"{path}:{line}" if line else str(path)
+    try:
+        return _bioc_fields(path, doc_id, passages, relations, line)
+    except InputError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        detail = exc.errors()[0]["msg"] if hasattr(exc, "errors") else f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{where}: document {doc_id}: malformed BioC ({detail})") from None
+
+
+def _offset(value: object, what: str) -> int:
+    if isinstance(value, bool) or value is None or value == "":
+        raise ValueError(f"{what} is missing")
+    number = int(value)  # ValueError/TypeError for junk, reported by the caller
+    if not 0 <= number <= MAX_OFFSET:
+        raise ValueError(f"{what} {number} is negative or past {MAX_OFFSET:,}")
+    return number
+
+
+def _bioc_fields(
+    path: Path, doc_id: str, passages: list[dict], relations: list[dict], line: int | None
+) -> CorpusDocument:
+    if not isinstance(passages, list) or not isinstance(relations, list):
+        raise TypeError("'passages' and 'relations' must be lists")
+    if not doc_id.strip():
+        raise ValueError("the document has no id")
     text = ""
     title = ""
     mentions: list[CorpusMention] = []
-    for passage in passages:
-        offset = int(passage.get("offset", len(text) + (1 if text else 0)))
+    for number, passage in enumerate(passages):
+        offset = _offset(passage.get("offset"), f"passage {number} offset")
         body = passage.get("text") or ""
+        if not isinstance(body, str):
+            raise TypeError(f"passage {number} text is not a string")
         if offset < len(text):
-            raise InputError(f"{path}: document {doc_id}: passage offset {offset} overlaps earlier text")
+            raise ValueError(f"passage offset {offset} overlaps earlier text")
         text = text + " " * (offset - len(text)) + body
-        if (passage.get("infons") or {}).get("type") in ("title", "front") and not title:
+        infons = passage.get("infons") or {}
+        if infons.get("type") in ("title", "front") and not title:
             title = body
-        for ann in passage.get("annotations", []):
+        for ann in passage.get("annotations") or []:
             infons = ann.get("infons") or {}
             if infons.get("type") == "RelationTrigger":
                 continue  # a relation's trigger phrase (kgsynth's BioC export), not an entity
             locations = ann.get("locations") or []
             if not locations:
-                raise InputError(f"{path}: document {doc_id}: annotation {ann.get('id')} has no location")
-            start = min(int(loc["offset"]) for loc in locations)
-            end = max(int(loc["offset"]) + int(loc["length"]) for loc in locations)
+                raise ValueError(f"annotation {ann.get('id')} has no location")
+            spans = []
+            for loc in locations:
+                begin = _offset(loc.get("offset"), f"annotation {ann.get('id')} offset")
+                length = _offset(loc.get("length"), f"annotation {ann.get('id')} length")
+                spans.append((begin, begin + length))
             raw = infons.get("identifier") or infons.get("Identifier") or infons.get("MESH") or ""
             mentions.append(
                 CorpusMention(
-                    start=start, end=end, text=ann.get("text") or "", type=infons.get("type", ""), ids=split_ids(raw)
+                    start=min(a for a, _ in spans), end=max(b for _, b in spans), text=ann.get("text") or "",
+                    type=infons.get("type", ""), ids=split_ids(raw),
                 )
             )
     if not title and passages:
@@ -379,94 +450,121 @@ def _bioc_document(
                 novelty=infons.get("novel", ""),
             )
         )
-    doc = CorpusDocument(id=str(doc_id), text=text, title=title, mentions=mentions, relations=rels, source=str(path))
+    doc = CorpusDocument(id=str(doc_id), text=text, title=title, mentions=mentions, relations=rels, source=str(path),
+                         line=line)
     _check_spans(doc, path, line)
     return doc
 
 
 def _read_bioc_xml(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
-    from bioc.biocxml import BioCXMLDocumentReader
+    """Stream ``<document>`` elements with lxml; entities and DTDs are never resolved, nothing is fetched."""
     from lxml import etree
 
-    try:
-        reader = BioCXMLDocumentReader(str(path))
-        for doc in reader:
-            passages = [
+    with inputs.open_binary(path) as handle:
+        inputs.refuse_foreign_bom(handle.read(4), path)  # UTF-8 only, as every reader; lxml checks the bytes
+        handle.seek(0)
+        events = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+        root_seen = False
+        try:
+            for event, element in events:
+                if not root_seen:
+                    root_seen = True
+                    if element.tag != "collection":
+                        raise InputError(f"{path}:{element.sourceline}: not BioC XML: the root element is "
+                                         f"<{element.tag}>, expected <collection> (without a namespace)")
+                    continue
+                if event != "end" or element.tag != "document" or element.getparent() is None or \
+                        element.getparent().getparent() is not None:
+                    continue
+                lineno = element.sourceline
+                doc_id, passages, relations = _xml_document(element)
+                yield from _checked(partial(_bioc_document, path, doc_id, passages, relations, lineno),
+                                    on_bad, lineno, partial(str, f"<document id={doc_id!r}>"))
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+        except etree.XMLSyntaxError as exc:
+            raise InputError(f"{path}:{exc.lineno}: malformed BioC XML ({exc.msg})") from None
+    if not root_seen:
+        raise InputError(f"{path}: the file is empty")
+
+
+def _infons(element: object) -> dict[str, str]:
+    return {i.get("key", ""): i.text or "" for i in element.findall("infon")}  # type: ignore[attr-defined]
+
+
+def _xml_document(element: object) -> tuple[str, list[dict], list[dict]]:
+    """A ``<document>`` element as the plain dicts :func:`_bioc_document` takes."""
+    doc_id = (element.findtext("id") or "").strip()  # type: ignore[attr-defined]
+    passages = []
+    for p in element.findall("passage"):  # type: ignore[attr-defined]
+        passages.append({
+            "offset": (p.findtext("offset") or "").strip(),
+            "text": p.findtext("text") or "",
+            "infons": _infons(p),
+            "annotations": [
                 {
-                    "offset": p.offset,
-                    "text": p.text or "",
-                    "infons": dict(p.infons),
-                    "annotations": [
-                        {
-                            "id": a.id,
-                            "text": a.text or "",
-                            "infons": dict(a.infons),
-                            "locations": [{"offset": loc.offset, "length": loc.length} for loc in a.locations],
-                        }
-                        for a in p.annotations
-                    ],
+                    "id": a.get("id"),
+                    "text": a.findtext("text") or "",
+                    "infons": _infons(a),
+                    "locations": [{"offset": loc.get("offset"), "length": loc.get("length")}
+                                  for loc in a.findall("location")],
                 }
-                for p in doc.passages
-            ]
-            relations = [{"infons": dict(r.infons)} for r in doc.relations]
-            yield from _checked(partial(_bioc_document, path, doc.id, passages, relations, None),
-                                on_bad, None, partial(str, f"<document id={doc.id!r}>"))
-    except etree.XMLSyntaxError as exc:
-        raise InputError(f"{path}:{exc.lineno}: malformed BioC XML ({exc.msg})") from exc
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: malformed BioC XML ({exc})") from exc
+                for a in p.findall("annotation")
+            ],
+        })
+    relations = [{"infons": _infons(r)} for r in element.findall("relation")]  # type: ignore[attr-defined]
+    return doc_id, passages, relations
 
 
 def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDocument]:
     """A BioC JSON collection, or JSON lines of BioC documents; missing keys get defaults."""
-    with path.open("r", encoding="utf-8") as fh:
-        head = fh.read(1)
-        while head and head.isspace():
-            head = fh.read(1)
-        fh.seek(0)
-        first_line = fh.readline()
-        fh.seek(0)
-        if _is_json_line_document(first_line):
-            for lineno, line in enumerate(fh, 1):
-                if line.strip():
-                    yield from _checked(partial(_json_line, path, line, lineno), on_bad, lineno, partial(str, line))
-            return
-        try:
-            data = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
+    text = inputs.read_text(path)
+    first_line = text.lstrip().split("\n", 1)[0]
+    if _is_json_line_document(first_line):
+        for lineno, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                yield from _checked(partial(_json_line, path, line, lineno), on_bad, lineno, partial(str, line))
+        return
+    data = _parse(text, path)
     documents = data.get("documents") if isinstance(data, dict) else data
     if not isinstance(documents, list):
-        raise InputError(f"{path}:1: not a BioC JSON collection (no 'documents' list)")
-    for doc in documents:
-        yield from _checked(partial(_json_document, path, doc, None), on_bad, None,
+        raise InputError(f"{path}, line 1: not a BioC JSON collection (no 'documents' list)")
+    for index, doc in enumerate(documents):
+        yield from _checked(partial(_json_document, path, doc, None, index), on_bad, None,
                             partial(json.dumps, doc, ensure_ascii=False))
 
 
 def _is_json_line_document(line: str) -> bool:
     try:
         obj = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     return isinstance(obj, dict) and "passages" in obj
 
 
 def _json_line(path: Path, line: str, lineno: int) -> CorpusDocument:
-    return _json_document(path, _loads(path, line, lineno), lineno)
+    return _json_document(path, _parse(line, path, lineno), lineno)
 
 
-def _loads(path: Path, line: str, lineno: int) -> dict:
+def _parse(text: str, path: Path, lineno: int | None = None) -> object:
+    """JSON with errors as ``path:line: malformed JSON (...)``, the corpus readers' style."""
     try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+        return inputs.parse_json(text, path, lineno)
+    except inputs.JsonError as exc:
+        raise InputError(f"{path}:{exc.line or 1}: malformed JSON: {exc.reason}") from None
 
 
-def _json_document(path: Path, doc: object, line: int | None) -> CorpusDocument:
-    where = f"{path}:{line}" if line else str(path)
+def _json_document(path: Path, doc: object, line: int | None, index: int | None = None) -> CorpusDocument:
+    where = f"{path}:{line}" if line else (f"{path}: documents[{index}]" if index is not None else str(path))
     if not isinstance(doc, dict) or "id" not in doc:
         raise InputError(f"{where}: BioC document without an 'id'")
+    if not isinstance(doc["id"], str | int) or isinstance(doc["id"], bool):
+        raise InputError(f"{where}: BioC document id {doc['id']!r} is not a string")
     try:
         return _bioc_document(path, str(doc["id"]), doc.get("passages") or [], doc.get("relations") or [], line)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{where}: document {doc['id']}: malformed BioC JSON ({exc})") from exc
+    except InputError as exc:
+        if line is None and index is not None:
+            raise InputError(str(exc).replace(f"{path}:", f"{path}: documents[{index}]:", 1)) from None
+        raise

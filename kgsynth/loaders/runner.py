@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from kgsynth.console import progress
+from kgsynth.errors import InputError, KgsynthError
 from kgsynth.graph.model import Concept, Relation
 from kgsynth.graph.store import DEFAULT_BATCH_SIZE, GraphStore
 from kgsynth.loaders.base import LoadContext, Loader, LoadReport, merge_record
@@ -133,8 +136,15 @@ def run_load(
     checkpoint_seconds: float = 30.0,
     after_batch: Callable[[int], None] | None = None,
     threaded: bool | None = None,
+    atomic: bool = False,
 ) -> LoadReport:
     """Load everything ``loader`` yields into ``store`` and say what happened.
+
+    A load that fails (bad input in strict mode, a store error) re-raises as the same
+    error class with what this run had already written added to the message: batches
+    are committed as they go, so a re-run after the fix completes the load. With
+    ``atomic`` the whole load is one transaction (Neo4j) or one checkpoint (embedded
+    store): a failure leaves the store as it was.
 
     ``after_batch(n)`` is called after batch ``n`` is written (tests use it to
     interrupt a load midway). ``threaded`` overlaps parsing with writing; by
@@ -143,7 +153,7 @@ def run_load(
     """
     with _rare_gc():
         return _run_load(loader, store, batch_size, strict, rejects, show_progress, checkpoint_seconds,
-                         after_batch, threaded)
+                         after_batch, threaded, atomic)
 
 
 def _run_load(
@@ -156,6 +166,7 @@ def _run_load(
     checkpoint_seconds: float,
     after_batch: Callable[[int], None] | None,
     threaded: bool | None,
+    atomic: bool = False,
 ) -> LoadReport:
     report = LoadReport(source=loader.source, store=store.location)
     by_group: Counter[str] = Counter()
@@ -187,12 +198,15 @@ def _run_load(
             merged += batch.merged
             report.batches += 1
             now = time.perf_counter()
-            if now - last_checkpoint >= checkpoint_seconds:
+            if not atomic and now - last_checkpoint >= checkpoint_seconds:
                 store.checkpoint()
                 last_checkpoint = now
             if after_batch is not None:
                 after_batch(report.batches)
 
+        if atomic:
+            store.begin_atomic()
+            threaded = False  # one transaction, used from one thread
         writer = _Writer(write, threaded=threaded if threaded is not None else store.backend != "memory")
 
         def hand_over(batch: _Batch) -> None:
@@ -209,9 +223,20 @@ def _run_load(
             if len(batch):
                 hand_over(batch)
             writer.close()
+            if atomic:
+                store.commit_atomic()
             store.checkpoint()
-        except BaseException:
+        except BaseException as exc:
             writer.abort()
+            if atomic:
+                store.rollback_atomic()
+            if isinstance(exc, ValidationError):  # a record a loader built without checking it first
+                first = exc.errors()[0]
+                exc = InputError(f"{', '.join(ctx.files) or loader.source}: a record failed validation: "
+                                 f"{first['msg']} (input {str(first.get('input'))[:80]!r})")
+            if isinstance(exc, KgsynthError):
+                exc.args = (f"{exc}; {_written(report, store, atomic)}",)
+                raise exc from None
             raise
         finally:
             ctx.close()
@@ -229,3 +254,14 @@ def _run_load(
     report.rejects_file = str(rejects) if rejects is not None and ctx.skipped and rejects.exists() else None
     report.rows_per_second = round(report.rows_read / report.seconds, 1) if report.seconds else 0.0
     return report
+
+
+def _written(report: LoadReport, store: GraphStore, atomic: bool) -> str:
+    """What a failed load leaves behind, for its error message."""
+    if atomic:
+        return f"nothing of this run was written to {store.location} (--atomic)"
+    if not report.batches:
+        return f"nothing of this run was written to {store.location}"
+    return (f"{report.concepts_loaded:,} concepts and {report.relations_loaded:,} relations of this run "
+            f"({report.batches} batches) were already written to {store.location}; loads are idempotent, so a "
+            "re-run after the fix completes the load (or use --atomic for all-or-nothing)")

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record, tsv_rows
@@ -67,7 +68,9 @@ def find_rf2_files(path: Path) -> dict[str, Path]:
         raise InputError(f"{path}: not a directory (give an RF2 release or its Snapshot folder)")
     found: dict[str, Path] = {}
     for kind, prefix in _FILES.items():
-        matches = sorted(p for p in path.rglob(f"{prefix}*.txt") if p.is_file())
+        matches = sorted(path.rglob(f"{prefix}*.txt"))
+        for match in matches:
+            inputs.check_file(match)  # a directory or dangling link with a snapshot name is an error
         if len(matches) > 1:
             raise InputError(f"{path}: several {prefix}*.txt files ({', '.join(m.name for m in matches)}); "
                              "point at one release's Snapshot folder")

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Provenance, Relation
 from kgsynth.graph.schema import GENERIC_RELATION
@@ -70,7 +71,7 @@ def find_rrf_dir(path: Path) -> Path:
     if not path.is_dir():
         raise InputError(f"{path}: not a directory (give the folder holding MRCONSO.RRF)")
     for candidate in (path, path / "META"):
-        if (candidate / "MRCONSO.RRF").is_file():
+        if _present(candidate / "MRCONSO.RRF"):
             return candidate
     present = sorted(p.name for p in path.iterdir())[:10]
     raise InputError(
@@ -107,7 +108,8 @@ class UmlsLoader(Loader):
     def records(self, ctx: LoadContext) -> Iterator[Record]:
         self._kept = set()
         mrsty = self.dir / "MRSTY.RRF"
-        if mrsty.is_file() and _in_cui_order(self.dir / "MRCONSO.RRF") and _in_cui_order(mrsty):
+        has_mrsty = _present(mrsty)
+        if has_mrsty and _in_cui_order(self.dir / "MRCONSO.RRF") and _in_cui_order(mrsty):
             # NLM ships both files in CUI order: read them side by side and write each
             # concept once, with its semantic types (a second upsert per concept cost
             # about a seventh of a 10^6-relation load).
@@ -116,9 +118,9 @@ class UmlsLoader(Loader):
             types.skip_rest()
         else:
             yield from self._concepts(ctx, None)
-            if mrsty.is_file():
+            if has_mrsty:
                 yield from self._semantic_types(ctx)
-        if (self.dir / "MRREL.RRF").is_file():
+        if _present(self.dir / "MRREL.RRF"):
             yield from self._relations(ctx)
 
     # -- MRCONSO ---------------------------------------------------------------
@@ -145,6 +147,9 @@ class UmlsLoader(Loader):
                 ctx.bad(path, number, text, "missing trailing '|'")
                 continue
             yield path, number, fields
+        if first:
+            raise InputError(f"{path}: no data rows (only blank lines); give {name} as NLM ships it, or leave "
+                             "it out")
 
     def _concepts(self, ctx: LoadContext, types: _TypesByCui | None) -> Iterator[Record]:
         prov = self._prov("MRCONSO.RRF")
@@ -322,12 +327,21 @@ def _in_cui_order(path: Path) -> bool:
     read side by side with MRCONSO. Bad rows are left to the real pass to report.
     """
     previous = b""
-    with open(path, "rb") as handle:
+    with inputs.open_binary(path) as handle:
         for line in handle:
             cui = line.split(b"|", 1)[0]
             if cui < previous:
                 return False
             previous = cui
+    return True
+
+
+def _present(path: Path) -> bool:
+    """An optional file: absent is fine; present means it must be readable (a directory or a dangling
+    link named MRSTY.RRF is an error, not a file to skip silently)."""
+    if not inputs.is_input_entry(path):
+        return False
+    inputs.check_file(path)
     return True
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.atomic import write_text_atomic
 from kgsynth.errors import ConfigError
+from kgsynth.inputs import load_yaml
 
 CONFIG_NAME = "train_config.yaml"
 
@@ -72,12 +73,9 @@ class TrainConfig(BaseModel):
     def from_pretrained(cls, path: Path, **overrides: object) -> TrainConfig:
         """Read a YAML file (or ``train_config.yaml`` in a folder); ``overrides`` win over the file."""
         file = path / CONFIG_NAME if path.is_dir() else path
-        try:
-            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {file} does not exist") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+        raw = load_yaml(file, ConfigError)
+        if raw is None:
+            raise ConfigError(f"{file}: the config file has no options (only blank lines or comments)")
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: expected a mapping of option: value")
         raw = {k.replace("-", "_"): v for k, v in raw.items()}
