@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from kgsynth import inputs
 from kgsynth.atomic import write_lines_atomic
 from kgsynth.errors import InputError
 from kgsynth.evaluation.convert import concept_ids
@@ -70,10 +71,8 @@ def write_predictions(path: Path, predictions: list[LinkPrediction]) -> None:
 
 def read_predictions(path: Path) -> list[LinkPrediction]:
     """Predictions written by ``kgsynth link``; a bad line names file and line."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(inputs.read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -87,9 +86,8 @@ def read_predictions(path: Path) -> list[LinkPrediction]:
 
 def is_link_predictions(path: Path) -> bool:
     """True for a ``kgsynth link`` output (a JSONL whose first object has ``candidates``)."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            first = json.loads(handle.readline() or "null")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    try:  # a peek that leaves a pipe readable and never blocks on a FIFO (kgsynth.inputs)
+        first = json.loads(inputs.head(path).split(b"\n", 1)[0].decode("utf-8") or "null")
+    except (InputError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(first, dict) and "candidates" in first
