@@ -407,7 +407,7 @@ EXPORT_ONLY = {"span does not give text": 1, "mistyped field": 1, "dangling rela
 
 # -- running and judging -----------------------------------------------------------------------
 NAMED_RECORD = re.compile(r"line \d+|:\d+(?::|\b)|documents\[\d+\]|term #\d+|nodes\[\d+\]|edges\[\d+\]|"
-                          r"graphs\[\d+\]|document \S+|instance \S+|note \S+|option \w+")
+                          r"graphs\[\d+\]|slots\[[^\]]+\]|document \S+|instance \S+|note \S+|option \w+")
 FILE_LEVEL = ("is a directory", "file is empty", "dangling symbolic link", "symbolic link loop", "byte-order mark",
               "no data rows", "no header row", "unknown file layout", "pipe", "no documents found",
               "no motif instances", "no notes", "not a regular file", "no *.jsonl", "not a BioC JSON collection",

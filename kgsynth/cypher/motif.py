@@ -70,18 +70,19 @@ class Motif(BaseModel):
             for group in slot.groups:
                 check_group(group)
             if slot.min > slot.max:
-                raise ConfigError(f"motif {self.name}: slot {slot_name} has min > max")
-        for edge in self.edges:
+                raise ConfigError(f"motif {self.name}: slots[{slot_name}] has min > max")
+        for i, edge in enumerate(self.edges):
+            where = f"motif {self.name}: edges[{i}]"
             for end in (edge.subject, edge.object):
                 if end not in self.slots:
-                    raise ConfigError(f"motif {self.name}: edge names unknown slot {end!r}")
+                    raise ConfigError(f"{where} names unknown slot {end!r}")
             if not edge.types:
-                raise ConfigError(f"motif {self.name}: edge {edge.subject}->{edge.object} has no types")
+                raise ConfigError(f"{where} ({edge.subject}->{edge.object}) has no types")
             for type_ in edge.types:
                 check_relation_type(type_)
                 if type_ in STRUCTURAL_TYPES and not self.allow_structural:
                     raise ConfigError(
-                        f"motif {self.name}: {type_} is structure, not a fact; set allow_structural: true to sample it"
+                        f"{where}: {type_} is structure, not a fact; set allow_structural: true to sample it"
                     )
         _SHAPE_CHECKS[self.shape](self)
         return self

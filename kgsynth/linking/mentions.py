@@ -88,6 +88,6 @@ def is_link_predictions(path: Path) -> bool:
     """True for a ``kgsynth link`` output (a JSONL whose first object has ``candidates``)."""
     try:  # a peek that leaves a pipe readable and never blocks on a FIFO (kgsynth.inputs)
         first = json.loads(inputs.head(path).split(b"\n", 1)[0].decode("utf-8") or "null")
-    except (InputError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
+    except (InputError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False  # not link output: the corpus/record readers say what is wrong with it
     return isinstance(first, dict) and "candidates" in first
