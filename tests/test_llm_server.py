@@ -77,8 +77,8 @@ def test_lifecycle_start_status_port_taken_stop(smol_server: llm_server.LlmStatu
 
     port = int(str(smol_server.base_url).rsplit(":", 1)[1].split("/")[0])
     other = runner.invoke(app, ["llm", "start", "--home", str(tmp_path / "other"), "--port", str(port)])
-    assert isinstance(other.exception, ConfigError) and f"port {port}" in str(other.exception)
-    assert "already in use" in str(other.exception)
+    said = " ".join(other.stderr.split())  # the CLI prints the error as one line
+    assert other.exit_code == ConfigError.exit_code and f"port {port}" in said and "already in use" in said
     assert not (tmp_path / "other" / "run" / "llm.pid").exists()
 
 
