@@ -214,6 +214,7 @@ def test_neo4j_loads_of_mutants(fmt: str, mutation: str, seed: int, neo4j_store,
     neo4j_store.upsert_relations(relations)
     before = neo4j_store.stats()
     case = make_case(fmt, mutation, seed)
+    case.command = 0  # the format's `kgsynth load` (its other commands, e.g. evaluate, read no graph)
     folder = tmp_path_factory.mktemp(f"neo4j-{fmt}")
     case.extra = ["--batch-size", "2"]
     outcome, argv = _run_on_neo4j(case, folder)
