@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from kgsynth.generation.annotate import MAX_MENTIONS_PER_LINE
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.record import NoteRecord
 
@@ -60,7 +61,7 @@ def degenerate_reasons(record: NoteRecord, lexicon: Lexicon | None = None) -> li
         mentions = [e for e in record.entities if offset <= e.start < end]
         if any(_joined(text, e.start, e.end) for e in mentions):
             found.add("joined_mention")
-        if mentions and max(Counter(e.concept_id for e in mentions).values()) >= 3:
+        if mentions and max(Counter(e.concept_id for e in mentions).values()) > MAX_MENTIONS_PER_LINE:
             found.add("repeated_mention")
         if mentions:
             rest = list(line)
