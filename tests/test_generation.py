@@ -234,7 +234,10 @@ def test_resume_after_kill_has_no_dupes_or_torn_records(tmp_path: Path, instance
     written = done_jobs(out)
     assert 0 < len(written) < n, "the kill should land mid-run"
     journal = sorted(out.glob("notes-*.jsonl.part"))
-    assert journal, "an open journal is left behind by the kill"
+    if not journal:
+        # The kill fell between sealing a shard and the first write of the next one (the next
+        # journal is opened by its first record); a kill during that write leaves just this:
+        journal = [out / f"notes-{len(list(out.glob('notes-*.jsonl'))):05d}.jsonl.part"]
     with journal[-1].open("ab") as fh:  # simulate a torn last record
         fh.write(b'{"id": "torn", "text": "half a rec')
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
