@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-epochs", type=int, default=20, help="RE: epochs of the pair head.")
     parser.add_argument("--save-predictions", type=Path, help="RE: write each row's dev predictions (JSONL) here.")
     parser.add_argument("--feature-cache", type=Path, help="RE: reuse encoded pair features from this folder.")
+    parser.add_argument("--note-weight", type=float, default=1.0,
+                        help="RE: loss weight of a note's pairs relative to a BioRED pair (1 = equal).")
     args = parser.parse_args(argv)
     if args.task == "re":
         return re_main(args)
@@ -172,6 +174,10 @@ def re_main(args: argparse.Namespace) -> int:
     c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
                                for docs in (train, dev, notes))
     encode_s = time.perf_counter() - t0
+    if args.note_weight <= 0:
+        print("error: --note-weight must be above 0", file=sys.stderr)
+        return 1
+    c_notes = c_notes.model_copy(update={"weight": args.note_weight})
     rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
     c_rare = rp.subset(c_notes, rare)
     settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
@@ -198,6 +204,10 @@ def re_main(args: argparse.Namespace) -> int:
         "torch_threads": torch.get_num_threads(),
         "max_len": args.max_len,
         "head": settings.model_dump(),
+        "note_weight": args.note_weight,
+        # What the head can learn from layout alone: compare the notes' shape with BioRED's.
+        "pair_shape": {name: rp.pair_shape(docs).model_dump() for name, docs in
+                       (("BioRED train", train), ("BioRED dev", dev), ("notes", notes))},
         "rows": [
             {**r.model_dump(mode="json"), "f1_vs_first": r.micro_f1 / base if base and r.micro_f1 is not None else None}
             for r in rows
@@ -210,7 +220,8 @@ def re_main(args: argparse.Namespace) -> int:
         def f(v: float | None) -> str:
             return "—" if v is None else f"{v:.3f}"
 
-        title = f"RE utility on BioRED dev ({len(dev)} docs, {len(c_dev.pairs)} pairs); notes = {args.generated}"
+        title = (f"RE utility on BioRED dev ({len(dev)} docs, {len(c_dev.pairs)} pairs); notes = {args.generated}"
+                 f" (loss weight {args.note_weight:g})")
         table = Table(title=title)
         shown = ("ASSOCIATED_WITH", "POSITIVE_CORRELATION", "NEGATIVE_CORRELATION", "BINDS", "COTREATMENT",
                  "COMPARISON")
@@ -226,6 +237,14 @@ def re_main(args: argparse.Namespace) -> int:
                           f"{f(ci.low if ci else None)}–{f(ci.high if ci else None)}", diff,
                           f(row["f1_vs_first"]), *types, f"{r.seconds:.0f}")
         out.print(table)
+        shape = Table(title="Pair shape (what layout alone teaches)")
+        for col in ("corpus", "pairs", "positive", "P(pos | shared sentence)", "P(pos | apart)",
+                    "positives sharing a sentence"):
+            shape.add_column(col, justify="left" if col == "corpus" else "right")
+        for name, sh in report["pair_shape"].items():
+            shape.add_row(name, str(sh["pairs"]), f(sh["positive"]), f(sh["positive_if_shared"]),
+                          f(sh["positive_if_apart"]), f(sh["positives_shared"]))
+        out.print(shape)
 
     emit(report, args.json, render)
     return 0

@@ -54,7 +54,7 @@ def test_composed_instance_adds_neighbour_facts_and_unrelated_two_hop_distractor
         assert 2 <= len(inst.relations) <= 3
         note_concepts = {c for r in inst.relations for c in (r.subject, r.object)}
         extra = [c.id for c in distractors(inst)]
-        assert 1 <= len(extra) <= 3
+        assert 1 <= len(extra) <= 4
         for d in extra:  # a distractor is related (in the sample) to no concept of the note
             assert not any(frozenset((d, c)) in related for c in note_concepts)
         stated = {frozenset((r.subject, r.object)) for r in inst.relations}
@@ -102,3 +102,40 @@ def test_note_types_fit_the_groups() -> None:
     assert "radiology report" in fitting_note_types(weights, {"Disease", "Anatomy"})
     assert "genetics consult note" not in fitting_note_types(weights, {"Disease", "Chemical"})
     assert fitting_note_types({"radiology report": 1.0}, {"Variant"}) == {"radiology report": 1.0}  # none fits
+
+
+def test_abstract_notes_break_the_shared_sentence_shortcut(tmp_path: Path) -> None:
+    """Unrelated concepts share methods sentences, titles state the anchor fact, no chart words."""
+    from kgsynth.evaluation.re_probe import pair_shape
+    from kgsynth.generation.prompt import read_yaml
+
+    out = tmp_path / "notes"
+    plan = plan_notes(POOL, 40, max_notes_per_fact=5, seed=9)
+    report = generate(POOL, TemplateBackend(), out, 40, seed=9, plan=plan, note_style="abstract", quiet=True)
+    assert report.written == 40 and report.rejected == 0
+    records = list(read_notes(out))
+    related = _related(POOL)
+    chart = read_yaml("context.yaml")
+    titled = 0
+    notes_with_shared_unrelated = 0
+    for record in records:
+        lines = record.text.split("\n")
+        starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+        line_of = {e.id: max(i for i, s in enumerate(starts) if s <= e.start) for e in record.entities}
+        shared_unrelated = {
+            frozenset((a.concept_id, b.concept_id)) for a in record.entities for b in record.entities
+            if line_of[a.id] == line_of[b.id] and a.concept_id != b.concept_id
+            and frozenset((a.concept_id, b.concept_id)) not in related
+        }
+        notes_with_shared_unrelated += bool(shared_unrelated)
+        assert not any(w in record.text for w in [*chart["tails"], *chart["leads"]]), record.text
+        if record.note_type in read_yaml("abstract.yaml")["titled"]:
+            anchor = record.instance.relations[0]
+            first = [r for r in record.relations if (record.entity(r.subject).concept_id, r.type,
+                                                     record.entity(r.object).concept_id)
+                     == (anchor.subject, anchor.type, anchor.object)]
+            assert first and first[0].trigger.end < len(lines[0])  # the title states the anchor fact
+            titled += 1
+    assert titled >= 10 and notes_with_shared_unrelated >= 30
+    shape = pair_shape(records)
+    assert shape.positive_if_shared is not None and shape.positive_if_shared < 0.6

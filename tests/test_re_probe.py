@@ -12,12 +12,17 @@ import pytest
 from kgsynth.evaluation.metrics import relation_counts
 from kgsynth.evaluation.re_probe import (
     NONE,
+    RE_LABELS,
     Pair,
+    ProbeSettings,
     build_pairs,
     mark,
+    pair_shape,
+    predict_labels,
     predicted_records,
     score_rows,
     sentences,
+    train_head,
 )
 from kgsynth.evaluation.scores import Counts, difference_interval
 from kgsynth.generation.record import Entity, NoteRecord, NoteRelation
@@ -137,6 +142,36 @@ def test_predicted_records_use_one_single_id_entity_per_concept() -> None:
     gold = record.model_copy(update={"relations": [NoteRelation(subject="T1", type="ASSOCIATED_WITH", object="T2")]})
     # The composite gold mention gives two keys; the prediction finds one of them.
     assert relation_counts([gold], [pred]) == [{"ASSOCIATED_WITH": Counts(tp=1, fn=1)}]
+
+
+def test_pair_shape_counts_shared_sentence_pairs_by_hand() -> None:
+    shape = pair_shape([_doc1(), _doc2()])
+    # doc1: 5 pairs (BRCA1-breast cancer is TREATS, left out); sentence 1 holds BRCA1, c.68del, breast cancer,
+    # sentence 2 Tamoxifen and BRCA1: shared are BRCA1-c.68del (none), c.68del-breast cancer (+), Tamoxifen-BRCA1
+    # (+); apart are Tamoxifen-c.68del and Tamoxifen-breast cancer. doc2: 3 pairs in one sentence, 1 positive.
+    assert (shape.docs, shape.pairs) == (2, 8)
+    assert shape.positive == pytest.approx(3 / 8) and shape.shared == pytest.approx(6 / 8)
+    assert shape.positive_if_shared == pytest.approx(3 / 6) and shape.positive_if_apart == 0.0
+    assert shape.positives_shared == 1.0
+    assert shape.type_share == pytest.approx({"BINDS": 1 / 3, "COMPARISON": 1 / 3, "POSITIVE_CORRELATION": 1 / 3})
+
+
+def test_loss_weights_decide_between_contradicting_examples() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    real = [1 if v > 0 else 0 for v in x[:, 0]]
+    flipped = [1 - y for y in real]
+    both = np.concatenate([x, x])
+    settings = ProbeSettings(epochs=30, batch_size=16, lr=1e-2, hidden=16, dropout=0.0)
+    # The same points twice, once with each label: the weight says which labels the head learns.
+    favour_real = train_head(both, real + flipped, settings, [1.0] * 40 + [0.05] * 40)
+    favour_flipped = train_head(both, real + flipped, settings, [0.05] * 40 + [1.0] * 40)
+    names = RE_LABELS[:2]
+    expect_real = [names[y] for y in real]
+    assert sum(a == b for a, b in zip(predict_labels(favour_real, x), expect_real, strict=True)) >= 36
+    assert sum(a != b for a, b in zip(predict_labels(favour_flipped, x), expect_real, strict=True)) >= 36
 
 
 def test_paired_difference_interval() -> None:

@@ -165,6 +165,61 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def sentence_of(spans: Sequence[tuple[int, int]], offset: int) -> int:
+    """Index of the sentence (of ``spans``) that holds character ``offset`` (the last one past the end)."""
+    return next(i for i, (a, b) in enumerate(spans) if a <= offset < b or i == len(spans) - 1)
+
+
+class PairShape(BaseModel):
+    """What a pair classifier can learn from a corpus's layout alone (no words).
+
+    A training set whose positives always share a sentence, or whose shared-sentence
+    pairs are nearly all positive, teaches "same sentence = related"; BioRED train has
+    86% of its positives in a shared sentence but only a third of its shared-sentence
+    pairs related. Compare a generated corpus's shape with BioRED's before training on it.
+    """
+
+    docs: int
+    pairs: int
+    positive: float | None  # share of pairs that are related
+    shared: float | None  # share of pairs whose concepts share a sentence
+    positive_if_shared: float | None
+    positive_if_apart: float | None
+    positives_shared: float | None  # share of positive pairs that share a sentence
+    type_share: dict[str, float]  # each BioRED type's share of the positive pairs
+
+
+def pair_shape(records: Sequence[NoteRecord]) -> PairShape:
+    """The :class:`PairShape` of ``records`` (pairs as :func:`build_pairs`, sentences as the encoder's)."""
+    pairs = build_pairs(records)
+    where: list[dict[str, set[int]]] = []
+    for record in records:
+        text, mentions = mark(record)
+        spans = sentences(text)
+        found: dict[str, set[int]] = {}
+        for m in mentions:
+            for cid in m.concepts:
+                found.setdefault(cid, set()).add(sentence_of(spans, m.start))
+        where.append(found)
+    shared = [bool(where[p.doc].get(p.a, set()) & where[p.doc].get(p.b, set())) for p in pairs]
+    positive = [p.label != NONE for p in pairs]
+
+    def share(num: int, den: int) -> float | None:
+        return num / den if den else None
+
+    n_pos, n_shared = sum(positive), sum(shared)
+    both = sum(s and q for s, q in zip(shared, positive, strict=True))
+    types: dict[str, int] = {}
+    for p in pairs:
+        if p.label != NONE:
+            types[p.label] = types.get(p.label, 0) + 1
+    return PairShape(
+        docs=len(records), pairs=len(pairs), positive=share(n_pos, len(pairs)), shared=share(n_shared, len(pairs)),
+        positive_if_shared=share(both, n_shared), positive_if_apart=share(n_pos - both, len(pairs) - n_shared),
+        positives_shared=share(both, n_pos), type_share={t: k / n_pos for t, k in sorted(types.items())},
+    )
+
+
 class DocFeatures(BaseModel):
     """Cached encoder output of one document, reduced to what pair features need."""
 
@@ -255,7 +310,7 @@ def encode_documents(
             vec = _mean_in(offsets, vectors, m.start, m.end)
             if vec is None:
                 continue  # beyond what the tokenizer kept
-            sentence = next(i for i, (a, b) in enumerate(spans) if a <= m.start < b or i == len(spans) - 1)
+            sentence = sentence_of(spans, m.start)
             for cid in m.concepts:
                 sums.setdefault(cid, []).append(vec)
                 f.concept_sentences.setdefault(cid, set()).add(sentence)
@@ -312,8 +367,14 @@ class ProbeSettings(BaseModel):
     seed: int = 0
 
 
-def train_head(x: np.ndarray, y: Sequence[int], settings: ProbeSettings):  # noqa: ANN201 - torch module
-    """Fit the MLP pair classifier on features ``x`` and label ids ``y`` (seeded)."""
+def train_head(  # noqa: ANN201 - torch module
+    x: np.ndarray, y: Sequence[int], settings: ProbeSettings, weights: Sequence[float] | None = None,
+):
+    """Fit the MLP pair classifier on features ``x`` and label ids ``y`` (seeded).
+
+    ``weights`` scale each example's loss (a batch's loss is the weighted mean), so
+    synthetic pairs can count less than real ones without changing anything else.
+    """
     import torch
 
     torch.manual_seed(settings.seed)
@@ -326,6 +387,7 @@ def train_head(x: np.ndarray, y: Sequence[int], settings: ProbeSettings):  # noq
         torch.nn.Linear(settings.hidden, len(RE_LABELS)),
     )
     xt, yt = torch.from_numpy(x), torch.tensor(list(y), dtype=torch.long)
+    wt = torch.ones(len(yt)) if weights is None else torch.tensor(list(weights), dtype=torch.float32)
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=0.01)
     steps = max(1, settings.epochs * ((len(xt) + settings.batch_size - 1) // settings.batch_size))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
@@ -335,7 +397,8 @@ def train_head(x: np.ndarray, y: Sequence[int], settings: ProbeSettings):  # noq
         rng.shuffle(order)
         for k in range(0, len(order), settings.batch_size):
             idx = torch.tensor(order[k : k + settings.batch_size])
-            loss = torch.nn.functional.cross_entropy(head(xt[idx]), yt[idx])
+            losses = torch.nn.functional.cross_entropy(head(xt[idx]), yt[idx], reduction="none")
+            loss = (losses * wt[idx]).sum() / wt[idx].sum().clamp(min=1e-12)
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -468,6 +531,8 @@ class Corpus(BaseModel):
     records: list[NoteRecord]
     pairs: list[Pair]
     x: np.ndarray
+    #: Loss weight of this corpus's pairs when a head trains on it (real data 1.0).
+    weight: float = 1.0
 
 
 def prepare(
@@ -508,6 +573,7 @@ def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:
         records=[corpus.records[i] for i in keep],
         pairs=[corpus.pairs[i].model_copy(update={"doc": index[corpus.pairs[i].doc]}) for i in rows],
         x=corpus.x[rows],
+        weight=corpus.weight,
     )
 
 
@@ -526,7 +592,8 @@ def run_rows(
         t0 = time.perf_counter()
         pairs = [p for c in parts for p in c.pairs]
         x = np.concatenate([c.x for c in parts]) if parts else np.zeros((0, dev.x.shape[1]), dtype=np.float32)
-        head = train_head(x, [label_id[p.label] for p in pairs], settings)
+        weights = [c.weight for c in parts for _ in c.pairs]
+        head = train_head(x, [label_id[p.label] for p in pairs], settings, weights)
         labels = predict_labels(head, dev.x)
         row, per_doc = score_rows(
             name, sum(len(c.records) for c in parts), pairs, dev.records, dev.pairs, labels,

@@ -61,7 +61,7 @@ class Composer:
         anchor: MotifInstance,
         rng: random.Random,
         companions: tuple[int, int] = (1, 2),
-        n_distractors: tuple[int, int] = (1, 3),
+        n_distractors: tuple[int, int] = (2, 4),
         max_facts: int = 3,
     ) -> MotifInstance:
         """The anchor's facts plus companion facts and distractor concepts (counts drawn from the ranges).

@@ -13,22 +13,18 @@ import random
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
-from kgsynth.generation.backends.template_abstract import write_abstract
+from kgsynth.generation.backends.template_abstract import wrap_statement, write_abstract
 from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
-from kgsynth.generation.prompt import Prompt, read_yaml
+from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import surfaces, tag
 
 
 def context_line(statement: str, rng: random.Random) -> str:
-    """``statement`` (two mentions and a phrase) with a lead, a tail or both, as one sentence."""
-    context = read_yaml("context.yaml")
-    choice = rng.randrange(3)
-    lead = rng.choice(context["leads"]) + " " if choice != 1 else ""
-    tail = " " + rng.choice(context["tails"]) if choice != 0 else ""
-    return f"{lead}{statement}{tail}."
+    """``statement`` (two mentions and a phrase) with clinical words before, after or around it."""
+    return wrap_statement(statement, rng, "context.yaml")
 
 
 class TemplateBackend(Backend):
@@ -52,7 +48,7 @@ class TemplateBackend(Backend):
 
             def fact(rel: InstanceRelation) -> str:
                 phrasing = rng.choice(self.lexicon.allowed(rel.type))
-                return context_line(phrasing.sentence(mention(rel.subject), mention(rel.object)), rng)
+                return phrasing.sentence(mention(rel.subject), mention(rel.object))
 
             return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
         lines = [prompt.header] if prompt.header else []
