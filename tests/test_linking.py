@@ -172,6 +172,9 @@ def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
                                                 ("aspirin", "Chemical", "MESH:D001241")])]
     pairs, unknown = training_pairs(notes, indexes, with_context=False)
     assert unknown == 1 and pairs[0] == ("tylenol", "Acetaminophen", "MESH:D000082")
+    named = [NoteRecord(id="p", text="She took Acetaminophen.", entities=[
+        Entity(id="T1", start=9, end=22, text="Acetaminophen", type="Chemical", concept_id="MESH:D000082")])]
+    assert training_pairs(named, indexes, with_context=False)[0] == [("Acetaminophen", "Paracetamol", "MESH:D000082")]
     report = train_biencoder(notes * 4, indexes, tmp_path / "model", batch_size=4, epochs=2, lr=1e-4)
     assert report.pairs == 12 and report.steps == 6 and (tmp_path / "model" / "config.json").is_file()
     linker = BiEncoderLinker(indexes, model=tmp_path / "model")
