@@ -80,31 +80,70 @@ def _merged_graph(merger: BulkMerger) -> tuple[list[dict], list[dict]]:
                                                                                        r["object"]))
 
 
-@pytest.mark.parametrize("chunk", [3, 10**6])
-def test_merge_across_spilled_runs_equals_sequential_upserts(tmp_path: Path, shared_data: Path, chunk: int):
-    """Tiny chunks force dozens of sorted runs merged from disk; the result must equal the store's."""
+@pytest.mark.parametrize("umls_kind", ["clean", "bad_row"])
+@pytest.mark.parametrize("chunk", [200, 10**6])
+def test_whole_input_merge_equals_sequential_upserts(tmp_path: Path, shared_data: Path, chunk: int, umls_kind: str):
+    """Every loader, MRREL read natively (clean file) or by the Python reader (a bad row): the store's graph."""
+    from kgsynth.loaders import umls_bulk
     from kgsynth.loaders.base import LoadContext
 
-    umls = _umls_with_a_bad_row(tmp_path)
+    umls = DATA / "umls" if umls_kind == "clean" else _umls_with_a_bad_row(tmp_path)
     store = MemoryStore(None)
-    for loader in make_loaders(umls, shared_data):
-        run_load(loader, store, show_progress=False, strict=False, batch_size=7)
+    merge_reports = [run_load(loader, store, show_progress=False, strict=False, batch_size=7)
+                     for loader in make_loaders(umls, shared_data)]
     expected = ([c.model_dump() for c in store.iter_concepts()], [r.model_dump() for r in store.iter_relations()])
 
-    merger = BulkMerger(tmp_path / "runs", chunk_records=chunk)
-    for loader in make_loaders(umls, shared_data):
-        merger.add_all(loader.records(LoadContext(strict=False)))
+    native = []
+    real = umls_bulk.read_mrrel
+
+    def spy(*args):
+        native.append(real(*args))
+        return native[-1]
+
+    umls_bulk.read_mrrel = spy
+    try:
+        merger = BulkMerger(tmp_path / "merge", chunk_records=chunk)
+        contexts = []
+        for loader in make_loaders(umls, shared_data):
+            contexts.append(LoadContext(strict=False))
+            loader.feed_bulk(contexts[-1], merger)
+    finally:
+        umls_bulk.read_mrrel = real
+    assert native == [umls_kind == "clean"]  # the native reader ran, or gave way to the Python one
     got = _merged_graph(merger)
-    assert (merger.stats.runs > 20) == (chunk == 3)
     assert got == expected
     assert merger.stats.placeholders > 0 and merger.stats.merged > 0
+    for report, ctx in zip(merge_reports, contexts, strict=True):  # same rows, skips, labels, files
+        assert (report.rows_read, report.skipped_by_reason, report.unknown_labels, report.files) == (
+            ctx.rows_read, dict(sorted(ctx.skipped.items())), dict(ctx.unknown_labels.most_common()), ctx.files)
     merger.cleanup()
-    assert not list((tmp_path / "runs").glob("*")) if chunk == 3 else True
+    assert not (tmp_path / "merge").exists()
+
+
+def test_native_mrrel_filters_count_like_the_python_reader(tmp_path: Path):
+    """SAB, suppression, REL and self-relation filters: same relations and skip counts both ways."""
+    from kgsynth.loaders.base import LoadContext
+    from kgsynth.loaders.umls import UmlsLoader
+
+    umls = tmp_path / "umls"
+    shutil.copytree(DATA / "umls", umls)
+    kwargs = {"sabs": ("MSH", "SNOMEDCT_US", "HPO", "MTH", "RXNORM"), "skip_rel": frozenset({"RO", "SIB"})}
+    python_ctx = LoadContext()
+    expected = [r for r in UmlsLoader(umls, **kwargs).records(python_ctx) if isinstance(r, Relation)]
+    merger = BulkMerger(tmp_path / "merge")
+    native_ctx = LoadContext()
+    UmlsLoader(umls, **kwargs).feed_bulk(native_ctx, merger)
+    assert "umls_mrrel" in merger._relation_tables  # the native reader took MRREL
+    relations = {key for key, _ in merger.finish().relations()}
+    assert {(r.subject, r.type, r.object) for r in expected} <= relations
+    assert (native_ctx.rows_read, native_ctx.skipped, native_ctx.unknown_labels) == (
+        python_ctx.rows_read, python_ctx.skipped, python_ctx.unknown_labels)
+    merger.cleanup()
 
 
 def test_fold_order_is_first_seen(tmp_path: Path):
     prov_a, prov_b = Provenance(source="A"), Provenance(source="B")
-    merger = BulkMerger(tmp_path, chunk_records=1)  # every record its own run
+    merger = BulkMerger(tmp_path, chunk_records=1)  # every record its own batch
     merger.add(Concept(id="X:1", name="", group="Other", synonyms=["b"], provenance=[prov_b]))
     merger.add(Concept(id="X:1", name="first", group="Disease", synonyms=["a", "b"], provenance=[prov_a]))
     merger.add(Concept(id="X:1", name="second", group="Chemical", synonyms=["c"]))
@@ -115,6 +154,7 @@ def test_fold_order_is_first_seen(tmp_path: Path):
     assert [(c["id"], c["name"], c["group"], c["synonyms"]) for c in concepts] == [
         ("X:1", "first", "Disease", ["b", "a", "c"]), ("X:2", "", "Other", [])]
     assert [(r["evidence"], r["novelty"]) for r in relations] == [(["PMID:2", "PMID:1"], "Novel")]
+    merger.cleanup()
 
 
 # -- a managed server of the test's own ------------------------------------------------
@@ -231,7 +271,7 @@ def test_bulk_load_gives_the_merge_graph_and_report(managed, merge_load, tmp_pat
             merge.source, merge.rows_read, merge.skipped_by_reason, merge.unknown_labels, merge.files)
     assert report.skipped_by_reason["wrong column count"] == 1
     assert (tmp_path / "rejects-1-UMLS.tsv").read_text(encoding="utf-8") == merge_load["rejects"]
-    assert set(report.phases) >= {"parse_merge", "csv_write", "import", "index_build"}
+    assert set(report.phases) >= {"parse", "merge", "csv_write", "import", "index_build"}
     store = _store(managed)
     try:
         indexes = {r["name"]: r["state"] for r in store.read(query("loaders", "show_indexes"))}
