@@ -109,7 +109,8 @@ def test_whole_input_merge_equals_sequential_upserts(tmp_path: Path, shared_data
             loader.feed_bulk(contexts[-1], merger)
     finally:
         umls_bulk.read_mrrel = real
-    assert native == [umls_kind == "clean"]  # the native reader ran, or gave way to the Python one
+    assert native == [umls_kind == "clean"]  # the native MRREL reader ran, or gave way to the Python one
+    assert "umls_concepts" in merger._concept_tables  # MRCONSO+MRSTY are clean in both
     got = _merged_graph(merger)
     assert got == expected
     assert merger.stats.placeholders > 0 and merger.stats.merged > 0
@@ -120,25 +121,27 @@ def test_whole_input_merge_equals_sequential_upserts(tmp_path: Path, shared_data
     assert not (tmp_path / "merge").exists()
 
 
-def test_native_mrrel_filters_count_like_the_python_reader(tmp_path: Path):
-    """SAB, suppression, REL and self-relation filters: same relations and skip counts both ways."""
+@pytest.mark.parametrize("kwargs", [
+    {"sabs": ("MSH", "SNOMEDCT_US", "HPO", "MTH", "RXNORM"), "skip_rel": frozenset({"RO", "SIB"})},
+    {"languages": ("ENG", "FRE"), "include_suppressed": True},
+    {"languages": ()},
+])
+def test_native_umls_readers_give_the_python_readers_graph(tmp_path: Path, kwargs: dict):
+    """Language, SAB, suppression and REL filters: same merged graph, rows, skips and labels both ways."""
     from kgsynth.loaders.base import LoadContext
     from kgsynth.loaders.umls import UmlsLoader
 
-    umls = tmp_path / "umls"
-    shutil.copytree(DATA / "umls", umls)
-    kwargs = {"sabs": ("MSH", "SNOMEDCT_US", "HPO", "MTH", "RXNORM"), "skip_rel": frozenset({"RO", "SIB"})}
-    python_ctx = LoadContext()
-    expected = [r for r in UmlsLoader(umls, **kwargs).records(python_ctx) if isinstance(r, Relation)]
-    merger = BulkMerger(tmp_path / "merge")
-    native_ctx = LoadContext()
-    UmlsLoader(umls, **kwargs).feed_bulk(native_ctx, merger)
-    assert "umls_mrrel" in merger._relation_tables  # the native reader took MRREL
-    relations = {key for key, _ in merger.finish().relations()}
-    assert {(r.subject, r.type, r.object) for r in expected} <= relations
-    assert (native_ctx.rows_read, native_ctx.skipped, native_ctx.unknown_labels) == (
-        python_ctx.rows_read, python_ctx.skipped, python_ctx.unknown_labels)
-    merger.cleanup()
+    python_ctx, native_ctx = LoadContext(), LoadContext()
+    python = BulkMerger(tmp_path / "python")
+    python.add_all(UmlsLoader(DATA / "umls", **kwargs).records(python_ctx))
+    native = BulkMerger(tmp_path / "native")
+    UmlsLoader(DATA / "umls", **kwargs).feed_bulk(native_ctx, native)
+    assert "umls_concepts" in native._concept_tables and "umls_mrrel" in native._relation_tables
+    assert _merged_graph(native) == _merged_graph(python)
+    for attr in ("rows_read", "skipped", "unknown_labels", "merged", "files"):
+        assert getattr(native_ctx, attr) == getattr(python_ctx, attr), attr
+    native.cleanup()
+    python.cleanup()
 
 
 def test_fold_order_is_first_seen(tmp_path: Path):

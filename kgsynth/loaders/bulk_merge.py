@@ -136,6 +136,7 @@ class BulkMerger:
         self._seq = 0
         self._concepts: list[tuple] = []
         self._relations: list[tuple] = []
+        self._concept_tables = ["concepts"]
         self._relation_tables = ["relations"]
         self._prov: dict[int, tuple[Any, str]] = {}  # id(Provenance) -> (object kept alive, key)
         self._finished = False
@@ -175,6 +176,11 @@ class BulkMerger:
         for record in records:
             self.add(record)
 
+    def concept_table(self, name: str, rows: int) -> None:
+        """A table ``name`` of :data:`CONCEPT_SCHEMA` rows (seq from :meth:`reserve`) joins the merge."""
+        self.stats.concept_records += rows
+        self._concept_tables.append(name)
+
     def relation_table(self, name: str, rows: int) -> None:
         """A table ``name`` of :data:`RELATION_SCHEMA` rows (seq from :meth:`reserve`) joins the merge."""
         self.stats.relation_records += rows
@@ -197,14 +203,15 @@ class BulkMerger:
     def finish(self) -> MergedGraph:
         """Close the input and fold every key's rows; the merged tables stay in the database."""
         self._flush()
-        relations = " UNION ALL ".join(f"SELECT * FROM {t}" for t in self._relation_tables)  # noqa: S608
-        self.con.execute(_MERGE_SQL.format(concepts="SELECT * FROM concepts", relations=relations))
+        concepts, relations = (" UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)  # noqa: S608
+                               for tables in (self._concept_tables, self._relation_tables))
+        self.con.execute(_MERGE_SQL.format(concepts=concepts, relations=relations))
         concepts, relations_out, placeholders = (
             self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # noqa: S608 - fixed names
             for t in ("merged_concepts", "merged_relations", "placeholders"))
         self.stats.concepts, self.stats.relations, self.stats.placeholders = concepts, relations_out, placeholders
         self.stats.merged = (self.stats.concept_records - concepts) + (self.stats.relation_records - relations_out)
-        for table in ("concepts", *self._relation_tables):
+        for table in (*self._concept_tables, *self._relation_tables):
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         self._finished = True
         return MergedGraph(self.con)

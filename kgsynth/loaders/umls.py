@@ -115,10 +115,11 @@ class UmlsLoader(Loader):
             yield from self._relations(ctx)
 
     def feed_bulk(self, ctx: LoadContext, merger: BulkMerger) -> None:
-        """Concepts through the Python stream; MRREL natively when it is clean (else as :meth:`records`)."""
-        from kgsynth.loaders.umls_bulk import read_mrrel
+        """Read natively what is clean (MRCONSO+MRSTY side by side, MRREL), the rest as :meth:`records`."""
+        from kgsynth.loaders.umls_bulk import read_concepts, read_mrrel
 
-        merger.add_all(self._concept_records(ctx))
+        if not read_concepts(self, ctx, merger):
+            merger.add_all(self._concept_records(ctx))
         if _present(self.dir / "MRREL.RRF") and not read_mrrel(self, ctx, merger):
             merger.add_all(self._relations(ctx))
 

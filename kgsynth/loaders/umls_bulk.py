@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 _TABLE = "umls_mrrel"
 _BLOCK = 8 << 20  # bytes per parsed block; a longer line makes Arrow fail and the Python reader decide
-_USED = ("CUI1", "REL", "CUI2", "RELA", "SAB", "SUPPRESS", "END")
 
 
 def _clean_bytes(path: Path) -> bool:
@@ -44,17 +43,36 @@ def _clean_bytes(path: Path) -> bool:
                 and data.find(b"\0") < 0 and data.find(b"\r") < 0)
 
 
-def _batches(path: Path, columns: tuple[str, ...]):
-    names = [*columns, "END"]
-    return pacsv.open_csv(
+def _read_raw(con, path: Path, columns: tuple[str, ...], used: tuple[str, ...], table: str) -> int | None:
+    """``used`` columns of an RRF file (plus ``seq``, the row's input order) into ``table``; None if unparseable.
+
+    The trailing ``|`` makes an extra, empty column, read as ``tail``.
+    """
+    names = [*columns, "tail"]
+    reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK, use_threads=True),
         parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, escape_char=False,
                                          newlines_in_values=False, ignore_empty_lines=True),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                             include_columns=list(_USED), strings_can_be_null=False,
+                                             include_columns=[*used, "tail"], strings_can_be_null=False,
                                              quoted_strings_can_be_null=False),
     )
+    cols = ", ".join(f'"{c}" VARCHAR' for c in (*used, "tail"))
+    con.execute(f"CREATE TABLE {table} (seq BIGINT, {cols})")
+    rows = 0
+    try:
+        for batch in reader:
+            part = pa.Table.from_batches([batch]).select([*used, "tail"])
+            part = part.add_column(0, "seq", pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64)))
+            con.register("_raw", part)
+            con.execute(f"INSERT INTO {table} SELECT * FROM _raw")  # noqa: S608 - fixed names
+            con.unregister("_raw")
+            rows += batch.num_rows
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        con.execute(f"DROP TABLE {table}")
+        return None
+    return rows
 
 
 # Why a well-formed row is left out, in the Python reader's order of checks; NULL: loaded.
@@ -67,8 +85,8 @@ CASE WHEN {sab_filter} THEN 'SAB filtered'
        THEN 'endpoint not loaded'
 END"""
 
-_BAD = ("tail <> '' OR rel = '' OR NOT regexp_full_match(cui1, 'C[0-9]{7}') "
-        "OR NOT regexp_full_match(cui2, 'C[0-9]{7}')")
+_BAD = ("tail <> '' OR REL = '' OR NOT regexp_full_match(CUI1, 'C[0-9]{7}') "
+        "OR NOT regexp_full_match(CUI2, 'C[0-9]{7}')")
 
 
 def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool:
@@ -79,20 +97,11 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
     if not _clean_bytes(path):
         return False
     con = merger.con
-    con.execute("CREATE TABLE umls_raw (seq BIGINT, cui1 VARCHAR, rel VARCHAR, cui2 VARCHAR, rela VARCHAR, "
-                "sab VARCHAR, suppress VARCHAR, tail VARCHAR)")
     try:
-        rows = 0
-        for batch in _batches(path, MRREL_COLUMNS):
-            table = pa.Table.from_batches([batch]).select(list(_USED))
-            table = table.add_column(0, "seq", pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64)))
-            con.register("_raw", table)
-            con.execute("INSERT INTO umls_raw SELECT * FROM _raw")
-            con.unregister("_raw")
-            rows += batch.num_rows
-        if not rows or con.execute(f"SELECT 1 FROM umls_raw WHERE {_BAD} LIMIT 1").fetchall():  # noqa: S608
-            return _drop(con, False)
+        rows = _read_raw(con, path, MRREL_COLUMNS, ("CUI1", "REL", "CUI2", "RELA", "SAB", "SUPPRESS"), "umls_raw")
     except (pa.ArrowInvalid, UnicodeDecodeError):
+        rows = None
+    if not rows or con.execute(f"SELECT 1 FROM umls_raw WHERE {_BAD} LIMIT 1").fetchall():  # noqa: S608
         return _drop(con, False)
     ctx.opened(path)
     ctx.read(rows)
@@ -140,6 +149,144 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
     return True
 
 
-def _drop(con, result: bool) -> bool:
-    con.execute("DROP TABLE IF EXISTS umls_raw")
+def _drop(con, result: bool, *tables: str) -> bool:
+    for table in tables or ("umls_raw",):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+_BAD_CONSO = "tail <> '' OR NOT regexp_full_match(CUI, 'C[0-9]{7}')"
+_BAD_STY = "tail <> '' OR NOT regexp_full_match(CUI, 'C[0-9]{7}') OR NOT regexp_full_match(TUI, 'T[0-9]{3}')"
+_CONCEPTS = "umls_concepts"
+_SAME_AS = "umls_same_as"
+
+# One concept per CUI, as ``UmlsLoader._concept`` folds its MRCONSO rows (the kept ones, in file
+# order), with its MRSTY types as ``_typed`` and ``merge_record`` add them.
+_CONCEPT_SQL = """
+CREATE TABLE umls_names AS
+SELECT CUI AS cui, min(k.seq) AS first, count(*) AS n,
+       coalesce(arg_min(STR, k.seq) FILTER (WHERE TS = 'P' AND STT = 'PF' AND ISPREF = 'Y'),
+                arg_min(STR, k.seq)) AS name,
+       odistinct(coalesce(list(STR ORDER BY k.seq) FILTER (WHERE STR <> ''), [])) AS names,
+       odistinct(coalesce(list(x.xref ORDER BY k.seq) FILTER (WHERE x.xref IS NOT NULL), [])) AS xrefs
+FROM umls_conso k LEFT JOIN umls_xref x ON x.sab = k.SAB AND x.code = k.CODE
+WHERE k.reason IS NULL GROUP BY CUI;
+
+CREATE TABLE umls_types AS
+SELECT CUI AS cui, count(*) AS n,
+       odistinct(list(CASE WHEN STY <> '' THEN STY ELSE TUI END ORDER BY seq)) AS semantic_types,
+       coalesce(arg_min(g.grp, g.rank), 'Other') AS grp
+FROM umls_sty s LEFT JOIN umls_tui_groups g USING (TUI)
+WHERE CUI IN (SELECT cui FROM umls_names) GROUP BY CUI;
+"""
+
+
+def _flag_list(values) -> pa.Table:
+    return pa.table({"v": pa.array(sorted(values), pa.string())})
+
+
+def read_concepts(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool:
+    """MRCONSO (+ MRSTY) into ``merger`` natively, setting ``loader._kept``; False when Python must do it.
+
+    Only for clean files read side by side (both in CUI order, as NLM ships them): the
+    other layouts and any bad row go to :meth:`UmlsLoader._concept_records`.
+    """
+    from kgsynth.loaders.identity import IDENTITY_PREFIXES, normalize_prefix, normalize_xref
+    from kgsynth.loaders.umls import (
+        _GROUP_ORDER,
+        _NOT_LOADED,
+        _SAB_PREFIX,
+        MRCONSO_COLUMNS,
+        MRSTY_COLUMNS,
+        TUI_GROUPS,
+        _in_cui_order,
+        _present,
+    )
+
+    conso, sty = loader.dir / "MRCONSO.RRF", loader.dir / "MRSTY.RRF"
+    has_sty = _present(sty)
+    if not _clean_bytes(conso) or (has_sty and not (_clean_bytes(sty) and _in_cui_order(conso)
+                                                    and _in_cui_order(sty))):
+        return False
+    con = merger.con
+    tables = ("umls_conso", "umls_sty", "umls_names", "umls_types", _CONCEPTS, _SAME_AS)
+    try:
+        rows = _read_raw(con, conso, MRCONSO_COLUMNS, ("CUI", "LAT", "TS", "STT", "ISPREF", "SAB", "CODE", "STR",
+                                                       "SUPPRESS"), "umls_conso")
+        sty_rows = (_read_raw(con, sty, MRSTY_COLUMNS, ("CUI", "TUI", "STY"), "umls_sty") if has_sty
+                    else 0)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        rows = sty_rows = None
+    if (not rows or sty_rows is None or (has_sty and not sty_rows)
+            or con.execute(f"SELECT 1 FROM umls_conso WHERE {_BAD_CONSO} LIMIT 1").fetchall()  # noqa: S608
+            or (has_sty and con.execute(f"SELECT 1 FROM umls_sty WHERE {_BAD_STY} LIMIT 1").fetchall())):  # noqa: S608
+        return _drop(con, False, *tables)
+    if not has_sty:
+        con.execute("CREATE TABLE umls_sty (seq BIGINT, CUI VARCHAR, TUI VARCHAR, STY VARCHAR)")
+    else:
+        ctx.opened(sty)  # the Python reader opens MRSTY first (to have its first group at hand)
+    ctx.opened(conso)
+    ctx.read(rows + sty_rows)
+
+    # Filters, in the Python reader's order.
+    for name, values in (("umls_langs", loader.languages), ("umls_sabs", loader.sabs)):
+        con.register(name, _flag_list(values))
+    con.execute(f"""ALTER TABLE umls_conso ADD COLUMN reason VARCHAR;
+        UPDATE umls_conso SET reason = CASE
+          WHEN {'LAT NOT IN (SELECT v FROM umls_langs)' if loader.languages else 'false'} THEN 'language filtered'
+          WHEN {'SAB NOT IN (SELECT v FROM umls_sabs)' if loader.sabs else 'false'} THEN 'SAB filtered'
+          WHEN {'false' if loader.include_suppressed else "SUPPRESS IN ('O', 'E', 'Y')"} THEN 'suppressed'
+        END""")  # noqa: S608 - fixed SQL, values in registered tables
+    for why, n in con.execute("SELECT reason, count(*) FROM umls_conso WHERE reason IS NOT NULL "
+                              "GROUP BY reason").fetchall():
+        ctx.skip(why, n)
+
+    # xrefs: normalize_xref on each distinct (SAB, CODE) pair whose SAB names a known prefix.
+    sabs = [sab for (sab,) in con.execute("SELECT DISTINCT SAB FROM umls_conso WHERE reason IS NULL").fetchall()
+            if normalize_prefix(_SAB_PREFIX.get(sab, sab)) is not None]
+    con.register("umls_xref_sabs", _flag_list(sabs))
+    pairs = con.execute("SELECT DISTINCT SAB, CODE FROM umls_conso WHERE reason IS NULL AND CODE <> '' "
+                        "AND CODE <> 'NOCODE' AND SAB IN (SELECT v FROM umls_xref_sabs)").fetchall()
+    xref = {"sab": [], "code": [], "xref": []}
+    for sab, code in pairs:
+        for key, value in zip(xref, (sab, code, normalize_xref(_SAB_PREFIX.get(sab, sab), code)), strict=True):
+            xref[key].append(value)
+    con.register("umls_xref", pa.table({k: pa.array(v, pa.string()) for k, v in xref.items()}))
+    rank = {g: i for i, g in enumerate(_GROUP_ORDER)}
+    con.register("umls_tui_groups", pa.table({
+        "TUI": pa.array(list(TUI_GROUPS), pa.string()), "grp": pa.array(list(TUI_GROUPS.values()), pa.string()),
+        "rank": pa.array([rank[g] for g in TUI_GROUPS.values()], pa.int32())}))
+    con.execute(_CONCEPT_SQL)
+    (concepts, folded), = con.execute("SELECT count(*), coalesce(sum(n - 1), 0) FROM umls_names").fetchall()
+    (typed, sty_folded), = con.execute("SELECT count(*), coalesce(sum(n - 1), 0) FROM umls_types").fetchall()
+    ctx.merged += int(folded) + int(sty_folded)
+    ctx.skip(_NOT_LOADED, sty_rows - con.execute("SELECT coalesce(sum(n), 0) FROM umls_types").fetchall()[0][0])
+
+    conso_prov, sty_prov = loader._prov("MRCONSO.RRF").key(), loader._prov("MRSTY.RRF").key()
+    first = merger.reserve(concepts)
+    con.execute(f"""CREATE TABLE {_CONCEPTS} AS
+        SELECT ? + row_number() OVER (ORDER BY c.first) - 1 AS seq, 'UMLS:' || c.cui AS id, c.name,
+               coalesce(t.grp, 'Other') AS grp, list_filter(c.names, lambda x: x <> c.name) AS synonyms,
+               coalesce(t.semantic_types, []::VARCHAR[]) AS semantic_types, c.xrefs,
+               CASE WHEN t.cui IS NULL THEN [?] ELSE [?, ?] END::VARCHAR[] AS provenance
+        FROM umls_names c LEFT JOIN umls_types t USING (cui)""", [first, conso_prov, conso_prov, sty_prov])
+    con.register("umls_identity", _flag_list(IDENTITY_PREFIXES))
+    edges = con.execute("""SELECT count(*) FROM (SELECT 'UMLS:' || cui AS id, unnest(xrefs) AS xref
+        FROM umls_names) WHERE xref <> id AND split_part(xref, ':', 1) IN (SELECT v FROM umls_identity)""").fetchall()
+    first_edge = merger.reserve(edges[0][0])
+    con.execute(f"""CREATE TABLE {_SAME_AS} AS
+        SELECT ? + row_number() OVER (ORDER BY first, pos) - 1 AS seq, id AS subject, 'SAME_AS' AS type,
+               xref AS object, ['XREF:xref'] AS source_labels, []::VARCHAR[] AS evidence, '' AS novelty,
+               [?]::VARCHAR[] AS provenance
+        FROM (SELECT first, 'UMLS:' || cui AS id, unnest(xrefs) AS xref, generate_subscripts(xrefs, 1) AS pos
+              FROM umls_names)
+        WHERE xref <> id AND split_part(xref, ':', 1) IN (SELECT v FROM umls_identity)""",
+                [first_edge, conso_prov])
+    loader._kept = set(con.execute("SELECT cui FROM umls_names").fetchnumpy()["cui"].tolist())
+    for name in ("umls_langs", "umls_sabs", "umls_xref_sabs", "umls_xref", "umls_tui_groups", "umls_identity"):
+        con.unregister(name)
+    for table in ("umls_conso", "umls_sty", "umls_names", "umls_types"):
+        con.execute(f"DROP TABLE {table}")
+    merger.concept_table(_CONCEPTS, concepts)
+    merger.relation_table(_SAME_AS, edges[0][0])
+    return True
