@@ -116,11 +116,12 @@ class UmlsLoader(Loader):
 
     def feed_bulk(self, ctx: LoadContext, merger: BulkMerger) -> None:
         """Read natively what is clean (MRCONSO+MRSTY side by side, MRREL), the rest as :meth:`records`."""
-        from kgsynth.loaders.umls_bulk import read_concepts, read_mrrel
+        from kgsynth.loaders.umls_bulk import kept_cuis, read_concepts, read_mrrel
 
         if not read_concepts(self, ctx, merger):
             merger.add_all(self._concept_records(ctx))
         if _present(self.dir / "MRREL.RRF") and not read_mrrel(self, ctx, merger):
+            self._kept = kept_cuis(self, merger)
             merger.add_all(self._relations(ctx))
 
     def _concept_records(self, ctx: LoadContext) -> Iterator[Record]:

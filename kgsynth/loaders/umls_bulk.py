@@ -105,7 +105,9 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
         return _drop(con, False)
     ctx.opened(path)
     ctx.read(rows)
-    con.register("umls_kept", pa.table({"cui": pa.array(sorted(loader._kept), pa.string())}))
+    kept_table = _has_table(con, "umls_kept")
+    if not kept_table:
+        con.register("umls_kept", pa.table({"cui": pa.array(sorted(loader._kept), pa.string())}))
     con.register("umls_skip_rel", pa.table({"rel": pa.array(sorted(loader.skip_rel), pa.string())}))
     con.register("umls_sabs", pa.table({"sab": pa.array(sorted(loader.sabs), pa.string())}))
     reason = _REASON.format(
@@ -142,11 +144,25 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
         FROM umls_cls c JOIN umls_map m ON c.scheme = m.scheme AND c.label = m.label
         WHERE c.reason IS NULL""", [first, prov])  # noqa: S608 - fixed names
     loaded = con.execute(f"SELECT count(*) FROM {_TABLE}").fetchall()[0][0]  # noqa: S608
-    for name in ("umls_kept", "umls_skip_rel", "umls_sabs", "umls_map"):
+    for name in ("umls_skip_rel", "umls_sabs", "umls_map", *(() if kept_table else ("umls_kept",))):
         con.unregister(name)
+    con.execute("DROP TABLE IF EXISTS umls_kept")
     con.execute("DROP TABLE umls_cls")
     merger.relation_table(_TABLE, loaded)
     return True
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall())
+
+
+def kept_cuis(loader: UmlsLoader, merger: BulkMerger) -> set[str]:
+    """The CUIs :func:`read_concepts` kept, as the Python MRREL reader wants them (``loader._kept``)."""
+    if not _has_table(merger.con, "umls_kept"):
+        return loader._kept
+    kept = set(merger.con.execute("SELECT cui FROM umls_kept").fetchnumpy()["cui"].tolist())
+    merger.con.execute("DROP TABLE umls_kept")
+    return kept
 
 
 def _drop(con, result: bool, *tables: str) -> bool:
@@ -282,7 +298,9 @@ def read_concepts(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> b
               FROM umls_names)
         WHERE xref <> id AND split_part(xref, ':', 1) IN (SELECT v FROM umls_identity)""",
                 [first_edge, conso_prov])
-    loader._kept = set(con.execute("SELECT cui FROM umls_names").fetchnumpy()["cui"].tolist())
+    # The kept CUIs stay in DuckDB for the MRREL reader; a Python set only if the Python one needs it.
+    con.execute("CREATE TABLE umls_kept AS SELECT cui FROM umls_names")
+    loader._kept = set()
     for name in ("umls_langs", "umls_sabs", "umls_xref_sabs", "umls_xref", "umls_tui_groups", "umls_identity"):
         con.unregister(name)
     for table in ("umls_conso", "umls_sty", "umls_names", "umls_types"):
