@@ -31,8 +31,8 @@ RELATION_HEADER = (":START_ID", ":END_ID", "source_labels:string[]", "evidence:s
 class CsvFiles:
     """The files written, as the importer's ``--nodes`` / ``--relationships`` arguments want them."""
 
-    nodes: dict[str, list[Path]] = field(default_factory=dict)  # group -> files (each with its header)
-    relationships: dict[str, list[Path]] = field(default_factory=dict)  # type -> files
+    nodes: dict[str, Path] = field(default_factory=dict)  # group -> file
+    relationships: dict[str, Path] = field(default_factory=dict)  # type -> file
     nodes_by_group: dict[str, int] = field(default_factory=dict)
     relations_by_type: dict[str, int] = field(default_factory=dict)
     multiline: bool = False  # some value holds a line break: the importer must be told
@@ -40,11 +40,11 @@ class CsvFiles:
 
     def import_args(self) -> list[str]:
         args = []
-        for group, paths in sorted(self.nodes.items()):
+        for group, path in sorted(self.nodes.items()):
             labels = CONCEPT_LABEL if group == "Other" else f"{CONCEPT_LABEL}:{group}"
-            args += [f"--nodes={labels}={path}" for path in paths]
-        for type_, paths in sorted(self.relationships.items()):
-            args += [f"--relationships={type_}={path}" for path in paths]
+            args.append(f"--nodes={labels}={path}")
+        for type_, path in sorted(self.relationships.items()):
+            args.append(f"--relationships={type_}={path}")
         return args
 
 
@@ -76,15 +76,9 @@ def _joined(column: str) -> str:
     return f"nullif(array_to_string({column}, chr(31)), '')"
 
 
-def _copy(con, select: str, folder: Path, allowed: tuple[str, ...]) -> dict[str, list[Path]]:
-    """One pass over ``select``, one CSV file (or a few) per value of its ``part`` column; with headers."""
-    con.execute(f"COPY ({select}) TO '{folder}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
-                "ESCAPE '\"', NULL '', PARTITION_BY (part), OVERWRITE_OR_IGNORE true)")
-    files: dict[str, list[Path]] = {}
-    for path in sorted(folder.glob("part=*/*.csv")):
-        key = path.parent.name.split("=", 1)[1]
-        files.setdefault(cypher_identifier(key, allowed), []).append(path)
-    return files
+def _copy(con, select: str, path: Path) -> None:
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
+                "ESCAPE '\"', NULL '')")
 
 
 def write_csv(con, folder: Path) -> CsvFiles:
@@ -106,17 +100,20 @@ def write_csv(con, folder: Path) -> CsvFiles:
     node_cols = (f'id AS "{NODE_HEADER[0]}", nullif(name, \'\') AS name, grp AS "group", '
                  + ", ".join(f'{_joined(c)} AS "{h}"' for c, h in zip(_LISTS["concept"], NODE_HEADER[3:],
                                                                        strict=True)))
-    out.nodes = _copy(con, f"SELECT {node_cols}, grp AS part FROM merged_concepts UNION ALL "  # noqa: S608
-                           "SELECT id, NULL, 'Other', NULL, NULL, NULL, NULL, 'Other' FROM placeholders",
-                      folder / "nodes", SEMANTIC_GROUPS)
+    for group in sorted(groups):
+        path = out.nodes[group] = folder / f"nodes-{group}.csv"
+        select = f"SELECT {node_cols} FROM merged_concepts WHERE grp = '{group}'"  # noqa: S608 - allowlisted
+        if group == "Other":
+            select += " UNION ALL SELECT id, NULL, 'Other', NULL, NULL, NULL, NULL FROM placeholders"
+        _copy(con, select, path)
     rel_cols = (f'subject AS "{RELATION_HEADER[0]}", object AS "{RELATION_HEADER[1]}", '
                 f'{_joined("source_labels")} AS "{RELATION_HEADER[2]}", {_joined("evidence")} AS '
                 f'"{RELATION_HEADER[3]}", nullif(novelty, \'\') AS novelty, {_joined("provenance")} AS '
                 f'"{RELATION_HEADER[5]}"')
-    out.relationships = _copy(con, f"SELECT {rel_cols}, type AS part FROM merged_relations",  # noqa: S608
-                              folder / "relationships", RELATION_TYPES)
+    for type_ in sorted(types):
+        path = out.relationships[type_] = folder / f"relationships-{type_}.csv"
+        _copy(con, f"SELECT {rel_cols} FROM merged_relations WHERE type = '{type_}'", path)  # noqa: S608
     out.nodes_by_group = dict(sorted(groups.items()))
     out.relations_by_type = dict(sorted(types.items()))
-    out.bytes = sum(p.stat().st_size for paths in [*out.nodes.values(), *out.relationships.values()]
-                    for p in paths)
+    out.bytes = sum(p.stat().st_size for p in [*out.nodes.values(), *out.relationships.values()])
     return out
