@@ -80,31 +80,73 @@ def _merged_graph(merger: BulkMerger) -> tuple[list[dict], list[dict]]:
                                                                                        r["object"]))
 
 
-@pytest.mark.parametrize("chunk", [3, 10**6])
-def test_merge_across_spilled_runs_equals_sequential_upserts(tmp_path: Path, shared_data: Path, chunk: int):
-    """Tiny chunks force dozens of sorted runs merged from disk; the result must equal the store's."""
+@pytest.mark.parametrize("umls_kind", ["clean", "bad_row"])
+@pytest.mark.parametrize("chunk", [200, 10**6])
+def test_whole_input_merge_equals_sequential_upserts(tmp_path: Path, shared_data: Path, chunk: int, umls_kind: str):
+    """Every loader, MRREL read natively (clean file) or by the Python reader (a bad row): the store's graph."""
+    from kgsynth.loaders import umls_bulk
     from kgsynth.loaders.base import LoadContext
 
-    umls = _umls_with_a_bad_row(tmp_path)
+    umls = DATA / "umls" if umls_kind == "clean" else _umls_with_a_bad_row(tmp_path)
     store = MemoryStore(None)
-    for loader in make_loaders(umls, shared_data):
-        run_load(loader, store, show_progress=False, strict=False, batch_size=7)
+    merge_reports = [run_load(loader, store, show_progress=False, strict=False, batch_size=7)
+                     for loader in make_loaders(umls, shared_data)]
     expected = ([c.model_dump() for c in store.iter_concepts()], [r.model_dump() for r in store.iter_relations()])
 
-    merger = BulkMerger(tmp_path / "runs", chunk_records=chunk)
-    for loader in make_loaders(umls, shared_data):
-        merger.add_all(loader.records(LoadContext(strict=False)))
+    native = []
+    real = umls_bulk.read_mrrel
+
+    def spy(*args):
+        native.append(real(*args))
+        return native[-1]
+
+    umls_bulk.read_mrrel = spy
+    try:
+        merger = BulkMerger(tmp_path / "merge", chunk_records=chunk)
+        contexts = []
+        for loader in make_loaders(umls, shared_data):
+            contexts.append(LoadContext(strict=False))
+            loader.feed_bulk(contexts[-1], merger)
+    finally:
+        umls_bulk.read_mrrel = real
+    assert native == [umls_kind == "clean"]  # the native MRREL reader ran, or gave way to the Python one
+    assert "umls_concepts" in merger._concept_tables  # MRCONSO+MRSTY are clean in both
     got = _merged_graph(merger)
-    assert (merger.stats.runs > 20) == (chunk == 3)
     assert got == expected
     assert merger.stats.placeholders > 0 and merger.stats.merged > 0
+    for report, ctx in zip(merge_reports, contexts, strict=True):  # same rows, skips, labels, files
+        assert (report.rows_read, report.skipped_by_reason, report.unknown_labels, report.files) == (
+            ctx.rows_read, dict(sorted(ctx.skipped.items())), dict(ctx.unknown_labels.most_common()), ctx.files)
     merger.cleanup()
-    assert not list((tmp_path / "runs").glob("*")) if chunk == 3 else True
+    assert not (tmp_path / "merge").exists()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"sabs": ("MSH", "SNOMEDCT_US", "HPO", "MTH", "RXNORM"), "skip_rel": frozenset({"RO", "SIB"})},
+    {"languages": ("ENG", "FRE"), "include_suppressed": True},
+    {"languages": ()},
+])
+def test_native_umls_readers_give_the_python_readers_graph(tmp_path: Path, kwargs: dict):
+    """Language, SAB, suppression and REL filters: same merged graph, rows, skips and labels both ways."""
+    from kgsynth.loaders.base import LoadContext
+    from kgsynth.loaders.umls import UmlsLoader
+
+    python_ctx, native_ctx = LoadContext(), LoadContext()
+    python = BulkMerger(tmp_path / "python")
+    python.add_all(UmlsLoader(DATA / "umls", **kwargs).records(python_ctx))
+    native = BulkMerger(tmp_path / "native")
+    UmlsLoader(DATA / "umls", **kwargs).feed_bulk(native_ctx, native)
+    assert "umls_concepts" in native._concept_tables and "umls_mrrel" in native._relation_tables
+    assert _merged_graph(native) == _merged_graph(python)
+    for attr in ("rows_read", "skipped", "unknown_labels", "merged", "files"):
+        assert getattr(native_ctx, attr) == getattr(python_ctx, attr), attr
+    native.cleanup()
+    python.cleanup()
 
 
 def test_fold_order_is_first_seen(tmp_path: Path):
     prov_a, prov_b = Provenance(source="A"), Provenance(source="B")
-    merger = BulkMerger(tmp_path, chunk_records=1)  # every record its own run
+    merger = BulkMerger(tmp_path, chunk_records=1)  # every record its own batch
     merger.add(Concept(id="X:1", name="", group="Other", synonyms=["b"], provenance=[prov_b]))
     merger.add(Concept(id="X:1", name="first", group="Disease", synonyms=["a", "b"], provenance=[prov_a]))
     merger.add(Concept(id="X:1", name="second", group="Chemical", synonyms=["c"]))
@@ -115,6 +157,7 @@ def test_fold_order_is_first_seen(tmp_path: Path):
     assert [(c["id"], c["name"], c["group"], c["synonyms"]) for c in concepts] == [
         ("X:1", "first", "Disease", ["b", "a", "c"]), ("X:2", "", "Other", [])]
     assert [(r["evidence"], r["novelty"]) for r in relations] == [(["PMID:2", "PMID:1"], "Novel")]
+    merger.cleanup()
 
 
 # -- a managed server of the test's own ------------------------------------------------
@@ -231,7 +274,7 @@ def test_bulk_load_gives_the_merge_graph_and_report(managed, merge_load, tmp_pat
             merge.source, merge.rows_read, merge.skipped_by_reason, merge.unknown_labels, merge.files)
     assert report.skipped_by_reason["wrong column count"] == 1
     assert (tmp_path / "rejects-1-UMLS.tsv").read_text(encoding="utf-8") == merge_load["rejects"]
-    assert set(report.phases) >= {"parse_merge", "csv_write", "import", "index_build"}
+    assert set(report.phases) >= {"parse", "merge", "csv_write", "import", "index_build"}
     store = _store(managed)
     try:
         indexes = {r["name"]: r["state"] for r in store.read(query("loaders", "show_indexes"))}
@@ -325,7 +368,7 @@ _bulk(target, Path({umls!r}), Path({shared!r}), Path({rejects!r}))
 @pytest.mark.neo4j
 @pytest.mark.slow
 def test_killed_bulk_load_then_rerun_gives_the_same_graph(managed, merge_load, tmp_path: Path, shared_data: Path):
-    """SIGKILL a bulk load while neo4j-admin imports (server stopped), run it again: the MERGE graph."""
+    """SIGKILL a bulk load while neo4j-admin imports (server still up), run it again: the MERGE graph."""
     from kgsynth.graph import server
 
     _clear(managed)
@@ -341,8 +384,9 @@ def test_killed_bulk_load_then_rerun_gives_the_same_graph(managed, merge_load, t
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL
-    assert not server.status(managed.home, probe=False).running  # killed mid-import, server down
+    assert server.status(managed.home, probe=False).running  # killed mid-import: the server never stopped
     assert (managed.home / "data" / "databases" / "neo4j").is_dir()  # the previous database is in place
+    assert canonical_dump(managed) == ([], [])  # and still empty
 
-    _bulk(managed, merge_load["umls"], shared_data, tmp_path / "r2.tsv")  # starts the server again first
+    _bulk(managed, merge_load["umls"], shared_data, tmp_path / "r2.tsv")
     assert canonical_dump(managed) == merge_load["dump"]

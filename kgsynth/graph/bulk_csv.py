@@ -1,4 +1,4 @@
-"""Merged concepts and relations as ``neo4j-admin database import`` CSV files.
+"""Merged concepts and relations as ``neo4j-admin database import`` CSV files, written by DuckDB.
 
 One node file per label (``Concept`` plus the semantic group; ``Other`` gets
 ``Concept`` alone, as the MERGE writer labels it) and one relationship file per
@@ -6,20 +6,18 @@ type, each with its own header line. List properties are ``string[]`` columns
 joined with U+001F, a control character no vocabulary uses (a value that holds
 one is refused rather than silently split). Empty values are left empty, which
 the importer stores as absent: readers treat an absent list, name or novelty as
-empty, as the MERGE writer's relations already rely on.
+empty, as the MERGE writer's relations already rely on. The rows come from the
+merged tables of :mod:`kgsynth.loaders.bulk_merge` and are written by DuckDB's
+``COPY`` (all cores, no Python per row).
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from kgsynth.errors import InputError
 from kgsynth.graph.schema import CONCEPT_LABEL, RELATION_TYPES, SEMANTIC_GROUPS, cypher_identifier
-from kgsynth.loaders.bulk_merge import ConceptRow, RelationKey, RelationRow
 
 ARRAY_DELIMITER = "\x1f"
 ARRAY_DELIMITER_ARG = "U+001F"
@@ -50,83 +48,72 @@ class CsvFiles:
         return args
 
 
-def _joined(values: tuple[str, ...], what: str) -> str:
-    if not values:
-        return ""
-    text = ARRAY_DELIMITER.join(values)
-    if text.count(ARRAY_DELIMITER) != len(values) - 1:
-        raise InputError(f"{what}: a value contains U+001F, which the bulk path uses as its list delimiter; "
-                         "load this source with the MERGE loader (without --bulk)")
-    return text
+_LISTS = {"concept": ("synonyms", "semantic_types", "xrefs", "provenance"),
+          "relation": ("source_labels", "evidence", "provenance")}
 
 
-def _breaks(row: tuple[str, ...]) -> bool:
-    text = "".join(row)
-    return "\n" in text or "\r" in text
+def _check(con) -> bool:
+    """Refuse a list item holding the delimiter; True when some value holds a line break."""
+    tables = (("merged_concepts", "id", "concept", "id || name || grp"),
+              ("merged_relations", "subject || ' ' || type || ' ' || object", "relation",
+               "subject || object || novelty"))
+    multiline = False
+    for table, key, what, scalars in tables:
+        # Items joined with U+001E: the joined text holds U+001F only if an item does.
+        lists = " || chr(30) || ".join(f"array_to_string({c}, chr(30))" for c in _LISTS[what])
+        hit = con.execute(f"SELECT {key} FROM {table} WHERE contains({lists}, chr(31)) LIMIT 1").fetchall()  # noqa: S608
+        if hit:
+            raise InputError(f"{what} {hit[0][0]}: a value contains U+001F, which the bulk path uses as its list "
+                             "delimiter; load this source with the MERGE loader (without --bulk)")
+        text = f"{scalars} || {lists}"
+        multiline = multiline or bool(con.execute(
+            f"SELECT 1 FROM {table} WHERE contains({text}, chr(10)) OR contains({text}, chr(13)) LIMIT 1"  # noqa: S608
+        ).fetchall())
+    return multiline
 
 
-class _Files:
-    """One open CSV writer per key, created with its header on first use."""
-
-    def __init__(self, folder: Path, prefix: str, header: tuple[str, ...]) -> None:
-        self.folder, self.prefix, self.header = folder, prefix, header
-        self.handles: dict[str, tuple[IO[str], object]] = {}
-        self.paths: dict[str, Path] = {}
-        self.counts: dict[str, int] = {}
-
-    def writer(self, key: str):
-        entry = self.handles.get(key)
-        if entry is None:
-            path = self.folder / f"{self.prefix}-{key}.csv"
-            handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(self.header)
-            entry = self.handles[key] = (handle, writer)
-            self.paths[key] = path
-            self.counts[key] = 0
-        self.counts[key] += 1
-        return entry[1]
-
-    def close(self) -> None:
-        for handle, _ in self.handles.values():
-            handle.close()
+def _joined(column: str) -> str:
+    return f"nullif(array_to_string({column}, chr(31)), '')"
 
 
-def write_csv(
-    concepts: Iterable[tuple[str, ConceptRow]],
-    relations: Iterable[tuple[RelationKey, RelationRow]],
-    folder: Path,
-) -> CsvFiles:
-    """Write every concept and relation once; returns the files and their row counts."""
+def _copy(con, select: str, path: Path) -> None:
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
+                "ESCAPE '\"', NULL '')")
+
+
+def write_csv(con, folder: Path) -> CsvFiles:
+    """Write every merged concept, placeholder and relation once; returns the files and their row counts."""
     folder.mkdir(parents=True, exist_ok=True)
     out = CsvFiles()
-    multiline = False
-    nodes = _Files(folder, "nodes", NODE_HEADER)
-    try:
-        for cid, (name, group, synonyms, types, xrefs, prov) in concepts:
-            if group not in SEMANTIC_GROUPS:
-                raise InputError(f"concept {cid}: unknown semantic group {group!r}")
-            what = f"concept {cid}"
-            row = (cid, name, group, _joined(synonyms, what), _joined(types, what), _joined(xrefs, what),
-                   _joined(prov, what))
-            if not multiline:
-                multiline = _breaks(row)
-            nodes.writer(group).writerow(row)
-    finally:
-        nodes.close()
-    rels = _Files(folder, "relationships", RELATION_HEADER)
-    try:
-        for (subject, type_, object_), (labels, evidence, novelty, prov) in relations:
-            writer = rels.writer(type_ if type_ in rels.paths else cypher_identifier(type_, RELATION_TYPES))
-            what = f"relation {subject} {type_} {object_}"
-            row = (subject, object_, _joined(labels, what), _joined(evidence, what), novelty, _joined(prov, what))
-            if not multiline:
-                multiline = _breaks(row)
-            writer.writerow(row)
-    finally:
-        rels.close()
-    out.nodes, out.nodes_by_group = nodes.paths, dict(sorted(nodes.counts.items()))
-    out.relationships, out.relations_by_type = rels.paths, dict(sorted(rels.counts.items()))
-    out.multiline = multiline
-    out.bytes = sum(p.stat().st_size for p in [*nodes.paths.values(), *rels.paths.values()])
+    groups = dict(con.execute("SELECT grp, count(*) FROM merged_concepts GROUP BY grp").fetchall())
+    placeholders = con.execute("SELECT count(*) FROM placeholders").fetchall()[0][0]
+    for group in groups:
+        if group not in SEMANTIC_GROUPS:
+            bad = con.execute("SELECT id FROM merged_concepts WHERE grp = ? LIMIT 1", [group]).fetchall()[0][0]
+            raise InputError(f"concept {bad}: unknown semantic group {group!r}")
+    if placeholders:
+        groups["Other"] = groups.get("Other", 0) + placeholders
+    types = dict(con.execute("SELECT type, count(*) FROM merged_relations GROUP BY type").fetchall())
+    for type_ in types:
+        cypher_identifier(type_, RELATION_TYPES)
+    out.multiline = _check(con)
+    node_cols = (f'id AS "{NODE_HEADER[0]}", nullif(name, \'\') AS name, grp AS "group", '
+                 + ", ".join(f'{_joined(c)} AS "{h}"' for c, h in zip(_LISTS["concept"], NODE_HEADER[3:],
+                                                                       strict=True)))
+    for group in sorted(groups):
+        path = out.nodes[group] = folder / f"nodes-{group}.csv"
+        select = f"SELECT {node_cols} FROM merged_concepts WHERE grp = '{group}'"  # noqa: S608 - allowlisted
+        if group == "Other":
+            select += " UNION ALL SELECT id, NULL, 'Other', NULL, NULL, NULL, NULL FROM placeholders"
+        _copy(con, select, path)
+    rel_cols = (f'subject AS "{RELATION_HEADER[0]}", object AS "{RELATION_HEADER[1]}", '
+                f'{_joined("source_labels")} AS "{RELATION_HEADER[2]}", {_joined("evidence")} AS '
+                f'"{RELATION_HEADER[3]}", nullif(novelty, \'\') AS novelty, {_joined("provenance")} AS '
+                f'"{RELATION_HEADER[5]}"')
+    for type_ in sorted(types):
+        path = out.relationships[type_] = folder / f"relationships-{type_}.csv"
+        _copy(con, f"SELECT {rel_cols} FROM merged_relations WHERE type = '{type_}'", path)  # noqa: S608
+    out.nodes_by_group = dict(sorted(groups.items()))
+    out.relations_by_type = dict(sorted(types.items()))
+    out.bytes = sum(p.stat().st_size for p in [*out.nodes.values(), *out.relationships.values()])
     return out

@@ -1,14 +1,16 @@
 """Offline import into the managed server: checks, ``neo4j-admin database import full``, swap, restart.
 
-Neo4j Community can only *fully* import into an empty database with the server
-stopped (incremental import is Enterprise-only), so this works on the server
-``kgsynth neo4j start`` manages, whose home, config and jars it knows. The import
-never writes into the live database folder: it runs against a staging copy of the
-config whose data folders lie under ``<home>/bulk-staging``, and only a finished
-import is moved into place by two directory renames (store and transaction logs),
-recorded first in a journal so a kill between them is completed on the next start
-(:func:`recover_swap`, called by ``server.start``). A bulk load killed at any other
-point leaves the previous (empty) database as it was; run it again.
+Neo4j Community can only *fully* import a database (incremental import is
+Enterprise-only) and has one user database, which cannot be stopped on its own;
+so this works on the server ``kgsynth neo4j start`` manages, whose home, config
+and jars it knows. The import never writes into the live database folder: it runs
+against a staging copy of the config whose data folders lie under
+``<home>/bulk-staging``, while the server keeps running; then the server is
+stopped and the finished store moved into place by two directory renames (store
+and transaction logs), recorded first in a journal so a kill between them is
+completed on the next start (:func:`recover_swap`, called by ``server.start``),
+and the server started again. A bulk load killed at any other point leaves the
+previous (empty) database as it was; run it again.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def _db_dirs(data: Path, database: str) -> tuple[Path, Path]:
 
 
 def run_import(target: ManagedTarget, files: CsvFiles, progress=lambda _: None) -> dict[str, float]:
-    """Stop the server, import into staging, swap it in, start the server; seconds by step (and store size)."""
+    """Import into staging (server up), stop the server, swap the store in, start it; seconds by step, store size."""
     from kgsynth.graph import server
     from kgsynth.graph.neo4j_dist import ensure_jars, find_java
 
@@ -196,25 +198,27 @@ def run_import(target: ManagedTarget, files: CsvFiles, progress=lambda _: None) 
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(conf_dir)}
     timings: dict[str, float] = {}
 
+    # The import writes only under staging, so the server keeps serving the previous database while it
+    # runs (a failed or killed import leaves it up and unchanged); it is stopped just for the swap.
     started = time.perf_counter()
-    progress("stopping Neo4j for the offline import ...")
+    progress(f"neo4j-admin database import full {database} ...")
+    log = staging / "import.log"
+    with open(log, "wb") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                              cwd=staging, check=False, preexec_fn=_die_with_parent)
+    if done.returncode != 0:
+        from kgsynth.graph.neo4j_dist import _tail_text
+
+        tail = _tail_text(log.read_text(encoding="utf-8", errors="replace"), 6)
+        raise StoreError(f"neo4j-admin database import failed (exit {done.returncode}); the database was "
+                         f"left as it was. Log {log}: {tail}")
+    timings["import"] = time.perf_counter() - started
+    timings["store_bytes"] = float(sum(p.stat().st_size for p in (staging / "data").rglob("*") if p.is_file()))
+    started = time.perf_counter()
+    progress("stopping Neo4j to move the new store in ...")
     server.stop(home)
     timings["stop"] = time.perf_counter() - started
     try:
-        started = time.perf_counter()
-        progress(f"neo4j-admin database import full {database} ...")
-        log = staging / "import.log"
-        with open(log, "wb") as out:
-            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                  cwd=staging, check=False, preexec_fn=_die_with_parent)
-        if done.returncode != 0:
-            from kgsynth.graph.neo4j_dist import _tail_text
-
-            tail = _tail_text(log.read_text(encoding="utf-8", errors="replace"), 6)
-            raise StoreError(f"neo4j-admin database import failed (exit {done.returncode}); the database was "
-                             f"left as it was. Log {log}: {tail}")
-        timings["import"] = time.perf_counter() - started
-        timings["store_bytes"] = float(sum(p.stat().st_size for p in (staging / "data").rglob("*") if p.is_file()))
         swap_in(home, database, staging / "data")
     finally:
         started = time.perf_counter()

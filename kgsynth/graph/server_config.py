@@ -127,6 +127,9 @@ def render_config(opts: ServerOptions) -> str:
         "dbms.usage_report.enabled=false",
         "browser.remote_content_hostname_whitelist=localhost",
         "dbms.security.allow_csv_import_from_file_urls=true",
+        # Netty's quiet period on Bolt shutdown (5 s for each of the two Bolt connectors) made every stop
+        # take ~10.4 s after the databases had already checkpointed and closed; nothing is lost without it.
+        "internal.dbms.bolt.netty_server_shutdown_quiet_period=0",
     ]
     return "\n".join(lines) + "\n"
 

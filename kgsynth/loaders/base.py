@@ -18,13 +18,16 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import BaseModel, Field
 
 from kgsynth import inputs
 from kgsynth.errors import InputError
 from kgsynth.graph.model import Concept, Relation, merge_lists
+
+if TYPE_CHECKING:
+    from kgsynth.loaders.bulk_merge import BulkMerger
 
 Record = Concept | Relation
 
@@ -130,6 +133,10 @@ class Loader(ABC):
     @abstractmethod
     def records(self, ctx: LoadContext) -> Iterator[Record]:
         """Yield concepts and relations in a deterministic order (same input, same stream)."""
+
+    def feed_bulk(self, ctx: LoadContext, merger: BulkMerger) -> None:
+        """Hand the stream to the bulk path's merger; a loader with a native reader for a big file overrides it."""
+        merger.add_all(self.records(ctx))
 
 
 # -- reading helpers shared by the loaders --------------------------------------

@@ -34,13 +34,15 @@ from kgsynth.graph.bulk_import import (
     run_import,
 )
 from kgsynth.loaders.base import LoadContext, Loader, LoadReport
-from kgsynth.loaders.bulk_merge import DEFAULT_CHUNK_RECORDS, BulkMerger
+from kgsynth.loaders.bulk_merge import BulkMerger
 from kgsynth.loaders.runner import _rare_gc
 
-#: Temporary disk per input byte, with margin. Measured on synthetic RRF (~84 MB for 10^6 MRREL rows):
-#: spilled runs + CSV 143 MB (1.7x); the staged store comes on top while the CSV still exists. Checked
-#: before anything is read; 1.5x the CSV size is checked again before the import.
-DISK_PER_INPUT_BYTE = 4.0
+#: Disk per input byte, with margin, checked before anything is read. Measured on synthetic RRF
+#: (10^7 MRREL rows, ~0.85 GB): CSV ~0.7 GB (0.8x; DuckDB spill files come and go before it), then
+#: the new store 3.8 GB (5.5x the CSV: two string arrays per relationship) while the CSV still exists.
+DISK_PER_INPUT_BYTE = 6.0
+#: The new store per CSV byte (checked again before the import).
+STORE_PER_CSV_BYTE = 6.0
 
 
 class BulkLoadReport(LoadReport):
@@ -56,7 +58,6 @@ class BulkLoadReport(LoadReport):
     placeholders: int = 0
     phases: dict[str, float] = Field(default_factory=dict)
     temp_disk_mb: float = 0.0
-    spill_runs: int = 0
     peak_rss_mb: float = 0.0
     sources: list[LoadReport] = Field(default_factory=list)
 
@@ -85,7 +86,6 @@ def run_bulk_load(
     rejects: Sequence[Path | None] | None = None,
     tmp_dir: Path | None = None,
     show_progress: bool = True,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
     say: Callable[[str], None] = lambda _: None,
 ) -> BulkLoadReport:
     """Bulk-load ``loaders`` (in order) into the empty database of the managed server ``target``."""
@@ -99,19 +99,24 @@ def run_bulk_load(
         work = (tmp_dir or target.home / STAGING) / f"work-{os.getpid()}"
         check_disk(work, int(input_bytes(inputs) * DISK_PER_INPUT_BYTE), "the bulk load's temporary files")
         peak_disk = 0
+        merger = None
         try:
-            merger = BulkMerger(work / "runs", chunk_records=chunk_records)
+            merger = BulkMerger(work / "merge")
             sources = _parse(loaders, merger, strict, rejects, show_progress)
+            phases["parse"] = time.perf_counter() - started
+
+            t = time.perf_counter()
+            say("merging records across the whole input ...")
             graph = merger.finish()
-            phases["parse_merge"] = time.perf_counter() - started
+            phases["merge"] = time.perf_counter() - t
 
             t = time.perf_counter()
             say("writing import CSV files ...")
-            files = write_csv(graph.concepts(), graph.relations(), work / "csv")
+            files = write_csv(graph.con, work / "csv")
             phases["csv_write"] = time.perf_counter() - t
-            peak_disk = _dir_bytes(work)
+            peak_disk = merger.disk_bytes() + files.bytes
             merger.cleanup()
-            check_disk(target.home / STAGING, int(files.bytes * 1.5), "the imported store")
+            check_disk(target.home / STAGING, int(files.bytes * STORE_PER_CSV_BYTE), "the imported store")
 
             timings = run_import(target, files, progress=say)
             phases["server_stop"] = timings.get("stop", 0.0)
@@ -121,6 +126,8 @@ def run_bulk_load(
             say("creating constraints and indexes ...")
             phases["index_build"] = create_schema(target)
         finally:
+            if merger is not None:
+                merger.cleanup()
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(target.home / STAGING, ignore_errors=True)
     stats = merger.stats
@@ -141,7 +148,6 @@ def run_bulk_load(
         batches=1,
         phases={k: round(v, 3) for k, v in phases.items()},
         temp_disk_mb=round(peak_disk / 1e6, 1),
-        spill_runs=stats.runs,
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         sources=sources if len(sources) > 1 else [],
     )
@@ -183,7 +189,7 @@ def _parse(
             before = (merger.stats.concept_records, merger.stats.relation_records)
             started = time.perf_counter()
             try:
-                merger.add_all(loader.records(ctx))
+                loader.feed_bulk(ctx, merger)
             finally:
                 ctx.close()
             bar.update(task, completed=seen, total=seen)

@@ -1,30 +1,37 @@
-"""The store's upsert rule applied across a whole input, in bounded memory (an external merge sort).
+"""The store's upsert rule applied across a whole input, in DuckDB (bounded memory, spills to disk).
 
 ``neo4j-admin database import`` needs every node once and every relationship once,
 so the bulk path must fold all records of one id (or one subject/type/object
 triple) before it writes a CSV row, exactly as a sequence of MERGE batches would:
 lists gain new items in first-seen order, the first non-empty name and novelty
 stay, a specific group replaces ``Other``, an endpoint that is no concept becomes
-a bare placeholder. Records are folded in a dict of at most ``chunk_records``
-entries (duplicates close together merge there); a full chunk is sorted by key
-and spilled to a run file; at the end the runs are merged with ``heapq.merge``,
-which is stable, so equal keys fold in input order. Memory is one chunk plus one
-block per run, whatever the input size. A load that fits one chunk never touches
-the disk.
+a bare placeholder. Every record gets a sequence number in input order and lands
+in a DuckDB table (in memory, capped at :data:`MEMORY_LIMIT`, spilling to files under ``workdir``
+beyond it); :meth:`BulkMerger.finish` folds each key's rows in sequence order with SQL
+(:data:`_MERGE_SQL`), on all cores. Records arrive from the loaders' Python
+streams (:meth:`BulkMerger.add`) or, for inputs read natively, straight into a
+table of the same shape (:meth:`BulkMerger.relation_table`, the UMLS MRREL reader
+of :mod:`kgsynth.loaders.umls_bulk`): one merge rule for both.
 """
 
 from __future__ import annotations
 
-import heapq
-import pickle
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from kgsynth.errors import ConfigError
 from kgsynth.graph.model import Concept, Relation
+
+try:
+    import duckdb
+    import pyarrow as pa
+except ImportError as exc:  # the optional `bulk` extra
+    raise ConfigError(f"--bulk needs DuckDB and pyarrow ({exc.name} is not installed): "
+                      "pip install 'kgsynth[bulk]'") from exc
 
 #: (name, group, synonyms, semantic_types, xrefs, provenance keys)
 ConceptRow = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
@@ -32,36 +39,57 @@ ConceptRow = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], 
 RelationRow = tuple[tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]
 RelationKey = tuple[str, str, str]
 
-#: Entries (concepts + relations) held in memory before a chunk is spilled; ~300 bytes each.
-DEFAULT_CHUNK_RECORDS = 1_000_000
-_BLOCK = 20_000  # entries per pickled block of a run file
-_PLACEHOLDER: ConceptRow = ("", "Other", (), (), (), ())
+#: Records buffered in Python before they go to DuckDB as one Arrow batch.
+DEFAULT_CHUNK_RECORDS = 50_000
+#: DuckDB's memory cap; above it, it spills to ``workdir`` (the loader's RSS target is 1.5 GB in all).
+MEMORY_LIMIT = "700MB"
 
+_STRINGS = pa.list_(pa.string())
+CONCEPT_SCHEMA = pa.schema([("seq", pa.int64()), ("id", pa.string()), ("name", pa.string()), ("grp", pa.string()),
+                            ("synonyms", _STRINGS), ("semantic_types", _STRINGS), ("xrefs", _STRINGS),
+                            ("provenance", _STRINGS)])
+RELATION_SCHEMA = pa.schema([("seq", pa.int64()), ("subject", pa.string()), ("type", pa.string()),
+                             ("object", pa.string()), ("source_labels", _STRINGS), ("evidence", _STRINGS),
+                             ("novelty", pa.string()), ("provenance", _STRINGS)])
 
-def _union(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
-    """``merge_lists`` on tuples, with the common no-op cases short-cut."""
-    if not new or new == old:
-        return old
-    if not old:
-        return new
-    return tuple(dict.fromkeys(old + new))
+# Ordered distinct of a list: an item stays where it first occurs (``merge_lists``).
+_MACROS = "CREATE MACRO odistinct(l) AS list_filter(l, lambda x, i: list_position(l, x) = i);"
 
+# The upsert rule over all rows of a key, in input (``seq``) order. Most keys occur once:
+# their rows are kept as they came (no list work); only the keys seen more than once
+# (found by a GROUP BY over the key columns alone) are folded, their rows sorted by seq.
+_MERGE_SQL = """
+CREATE TABLE dup_concepts AS SELECT id FROM ({concepts}) GROUP BY id HAVING count(*) > 1;
+CREATE TABLE merged_concepts AS
+SELECT id, name, grp, synonyms, semantic_types, xrefs, provenance
+FROM ({concepts}) c ANTI JOIN dup_concepts d USING (id)
+UNION ALL
+SELECT id,
+       coalesce(arg_min(name, seq) FILTER (WHERE name <> ''), '') AS name,
+       coalesce(arg_min(grp, seq) FILTER (WHERE grp <> 'Other'), 'Other') AS grp,
+       odistinct(flatten(list(synonyms ORDER BY seq))) AS synonyms,
+       odistinct(flatten(list(semantic_types ORDER BY seq))) AS semantic_types,
+       odistinct(flatten(list(xrefs ORDER BY seq))) AS xrefs,
+       odistinct(flatten(list(provenance ORDER BY seq))) AS provenance
+FROM ({concepts}) c SEMI JOIN dup_concepts d USING (id) GROUP BY id;
 
-def fold_concept(old: ConceptRow, new: ConceptRow) -> ConceptRow:
-    """The concept upsert rule (``merge_record``, ``upsert_concepts``) on compact rows."""
-    return (
-        old[0] or new[0],
-        new[1] if old[1] == "Other" else old[1],
-        _union(old[2], new[2]),
-        _union(old[3], new[3]),
-        _union(old[4], new[4]),
-        _union(old[5], new[5]),
-    )
+CREATE TABLE dup_relations AS
+SELECT subject, type, object FROM ({relations}) GROUP BY subject, type, object HAVING count(*) > 1;
+CREATE TABLE merged_relations AS
+SELECT subject, type, object, source_labels, evidence, novelty, provenance
+FROM ({relations}) r ANTI JOIN dup_relations d USING (subject, type, object)
+UNION ALL
+SELECT subject, type, object,
+       odistinct(flatten(list(source_labels ORDER BY seq))) AS source_labels,
+       odistinct(flatten(list(evidence ORDER BY seq))) AS evidence,
+       coalesce(arg_min(novelty, seq) FILTER (WHERE novelty <> ''), '') AS novelty,
+       odistinct(flatten(list(provenance ORDER BY seq))) AS provenance
+FROM ({relations}) r SEMI JOIN dup_relations d USING (subject, type, object) GROUP BY subject, type, object;
 
-
-def fold_relation(old: RelationRow, new: RelationRow) -> RelationRow:
-    """The relation upsert rule on compact rows."""
-    return (_union(old[0], new[0]), _union(old[1], new[1]), old[2] or new[2], _union(old[3], new[3]))
+CREATE TABLE placeholders AS
+SELECT e.id FROM (SELECT subject AS id FROM merged_relations UNION SELECT object FROM merged_relations) e
+ANTI JOIN merged_concepts c ON c.id = e.id;
+"""
 
 
 @dataclass
@@ -71,39 +99,50 @@ class MergeStats:
     concept_records: int = 0
     relation_records: int = 0
     merged: int = 0
-    runs: int = 0
     spill_bytes: int = 0
     concepts: int = 0
     placeholders: int = 0
     relations: int = 0
 
 
-@dataclass
-class _Run:
-    """One sorted chunk: in memory (the last one) or spilled to three files."""
-
-    concepts: list[tuple[str, ConceptRow]] | Path
-    relations: list[tuple[RelationKey, RelationRow]] | Path
-    endpoints: list[str] | Path
+def connect(workdir: Path, memory_limit: str = MEMORY_LIMIT):
+    """An in-memory DuckDB, memory capped, spilling under ``workdir``, on all cores."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:")
+    tmp = workdir / "spill"
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(_MACROS)
+    return con
 
 
 @dataclass
 class BulkMerger:
-    """Fold a record stream with the upsert rule; spill sorted runs under ``workdir``."""
+    """Collect records (with their input order) in DuckDB; fold them with the upsert rule on :meth:`finish`."""
 
     workdir: Path
     chunk_records: int = DEFAULT_CHUNK_RECORDS
+    memory_limit: str = MEMORY_LIMIT
     stats: MergeStats = field(default_factory=MergeStats)
 
     def __post_init__(self) -> None:
-        self._concepts: dict[str, ConceptRow] = {}
-        self._relations: dict[RelationKey, RelationRow] = {}
-        self._endpoints: set[str] = set()
-        self._runs: list[_Run] = []
+        self.con = connect(self.workdir, self.memory_limit)
+        self.con.execute("CREATE TABLE concepts (seq BIGINT, id VARCHAR, name VARCHAR, grp VARCHAR, "
+                         "synonyms VARCHAR[], semantic_types VARCHAR[], xrefs VARCHAR[], provenance VARCHAR[])")
+        self.con.execute("CREATE TABLE relations (seq BIGINT, subject VARCHAR, type VARCHAR, object VARCHAR, "
+                         "source_labels VARCHAR[], evidence VARCHAR[], novelty VARCHAR, provenance VARCHAR[])")
+        self._seq = 0
+        self._concepts: list[tuple] = []
+        self._relations: list[tuple] = []
+        self._concept_tables = ["concepts"]
+        self._relation_tables = ["relations"]
         self._prov: dict[int, tuple[Any, str]] = {}  # id(Provenance) -> (object kept alive, key)
+        self._finished = False
 
     # -- input --------------------------------------------------------------------
-    def _prov_keys(self, provenance: list) -> tuple[str, ...]:
+    def _prov_keys(self, provenance: list) -> list[str]:
         keys = []
         for p in provenance:
             hit = self._prov.get(id(p))
@@ -112,156 +151,97 @@ class BulkMerger:
                     self._prov.clear()
                 hit = self._prov[id(p)] = (p, p.key())
             keys.append(hit[1])
-        return tuple(keys)
+        return keys
+
+    def reserve(self, n: int) -> int:
+        """``n`` consecutive sequence numbers for records added in bulk; returns the first."""
+        self._flush()
+        first, self._seq = self._seq + 1, self._seq + n
+        return first
 
     def add(self, record: Concept | Relation) -> None:
+        self._seq += 1
         if isinstance(record, Relation):
             self.stats.relation_records += 1
-            key = (record.subject, record.type, record.object)
-            row: RelationRow = (tuple(record.source_labels), tuple(record.evidence), record.novelty,
-                                self._prov_keys(record.provenance))
-            old = self._relations.get(key)
-            if old is None:
-                self._relations[key] = row
-                self._endpoints.add(record.subject)
-                self._endpoints.add(record.object)
-            else:
-                self._relations[key] = fold_relation(old, row)
-                self.stats.merged += 1
+            self._relations.append((self._seq, record.subject, record.type, record.object, record.source_labels,
+                                    record.evidence, record.novelty, self._prov_keys(record.provenance)))
         else:
             self.stats.concept_records += 1
-            crow: ConceptRow = (record.name, record.group, tuple(record.synonyms), tuple(record.semantic_types),
-                                tuple(record.xrefs), self._prov_keys(record.provenance))
-            cold = self._concepts.get(record.id)
-            if cold is None:
-                self._concepts[record.id] = crow
-            else:
-                self._concepts[record.id] = fold_concept(cold, crow)
-                self.stats.merged += 1
+            self._concepts.append((self._seq, record.id, record.name, record.group, record.synonyms,
+                                   record.semantic_types, record.xrefs, self._prov_keys(record.provenance)))
         if len(self._concepts) + len(self._relations) >= self.chunk_records:
-            self._spill()
+            self._flush()
 
     def add_all(self, records: Iterable[Concept | Relation]) -> None:
         for record in records:
             self.add(record)
 
-    def _spill(self) -> None:
-        n = len(self._runs)
-        run = _Run(
-            concepts=self._write(f"run{n:04d}-concepts.pkl", sorted(self._concepts.items())),
-            relations=self._write(f"run{n:04d}-relations.pkl", sorted(self._relations.items())),
-            endpoints=self._write(f"run{n:04d}-endpoints.pkl", sorted(self._endpoints)),
-        )
-        self._runs.append(run)
-        self._concepts, self._relations, self._endpoints = {}, {}, set()
+    def concept_table(self, name: str, rows: int) -> None:
+        """A table ``name`` of :data:`CONCEPT_SCHEMA` rows (seq from :meth:`reserve`) joins the merge."""
+        self.stats.concept_records += rows
+        self._concept_tables.append(name)
 
-    def _write(self, name: str, items: list) -> Path:
-        path = self.workdir / name
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as handle:
-            for start in range(0, len(items), _BLOCK):
-                pickle.dump(items[start:start + _BLOCK], handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.stats.spill_bytes += path.stat().st_size
-        return path
+    def relation_table(self, name: str, rows: int) -> None:
+        """A table ``name`` of :data:`RELATION_SCHEMA` rows (seq from :meth:`reserve`) joins the merge."""
+        self.stats.relation_records += rows
+        self._relation_tables.append(name)
+
+    def _flush(self) -> None:
+        for rows, schema, table in ((self._concepts, CONCEPT_SCHEMA, "concepts"),
+                                    (self._relations, RELATION_SCHEMA, "relations")):
+            if rows:
+                columns = zip(*rows, strict=True)
+                batch = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema,
+                                                                                          strict=True)],
+                                             schema=schema)
+                self.con.register("_batch", batch)
+                self.con.execute(f"INSERT INTO {table} SELECT * FROM _batch")  # noqa: S608 - fixed names
+                self.con.unregister("_batch")
+                rows.clear()
 
     # -- output -------------------------------------------------------------------
     def finish(self) -> MergedGraph:
-        """Close the input; the merged graph can then be iterated once."""
-        if not self._runs:  # everything fit one chunk: no sort, no disk
-            graph = MergedGraph(self, single=(self._concepts, self._relations, self._endpoints))
-        else:
-            if self._concepts or self._relations:
-                self._runs.append(_Run(sorted(self._concepts.items()), sorted(self._relations.items()),
-                                       sorted(self._endpoints)))
-            self._concepts, self._relations, self._endpoints = {}, {}, set()
-            graph = MergedGraph(self, single=None)
-        self.stats.runs = len(self._runs)
-        return graph
+        """Close the input and fold every key's rows; the merged tables stay in the database."""
+        self._flush()
+        concepts, relations = (" UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)  # noqa: S608
+                               for tables in (self._concept_tables, self._relation_tables))
+        self.con.execute(_MERGE_SQL.format(concepts=concepts, relations=relations))
+        concepts, relations_out, placeholders = (
+            self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # noqa: S608 - fixed names
+            for t in ("merged_concepts", "merged_relations", "placeholders"))
+        self.stats.concepts, self.stats.relations, self.stats.placeholders = concepts, relations_out, placeholders
+        self.stats.merged = (self.stats.concept_records - concepts) + (self.stats.relation_records - relations_out)
+        for table in (*self._concept_tables, *self._relation_tables):
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self._finished = True
+        return MergedGraph(self.con)
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.workdir.rglob("*") if p.is_file()) if self.workdir.exists() else 0
 
     def cleanup(self) -> None:
-        for run in self._runs:
-            for part in (run.concepts, run.relations, run.endpoints):
-                if isinstance(part, Path):
-                    part.unlink(missing_ok=True)
-        self._runs = []
-
-
-def _read(part: list | Path) -> Iterator:
-    if isinstance(part, list):
-        yield from part
-        return
-    with open(part, "rb") as handle:
-        while True:
-            try:
-                block = pickle.load(handle)
-            except EOFError:
-                return
-            yield from block
+        """Close the database and remove its files (safe to call twice)."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class MergedGraph:
-    """The merged records: concepts (placeholders included) then relations, each once."""
+    """The merged records in DuckDB: ``merged_concepts``, ``placeholders``, ``merged_relations``."""
 
-    def __init__(self, merger: BulkMerger, single: tuple[dict, dict, set] | None) -> None:
-        self._merger = merger
-        self._single = single
+    def __init__(self, con) -> None:
+        self.con = con
 
     def concepts(self) -> Iterator[tuple[str, ConceptRow]]:
-        """Every concept id with its folded row; relation endpoints that are no concept as placeholders."""
-        stats = self._merger.stats
-        if self._single is not None:
-            concepts, _, endpoints = self._single
-            for item in concepts.items():
-                stats.concepts += 1
-                yield item
-            for end in endpoints:
-                if end not in concepts:
-                    stats.placeholders += 1
-                    yield end, _PLACEHOLDER
-            return
-        runs = self._merger._runs
-        folded = _fold_sorted(heapq.merge(*(_read(r.concepts) for r in runs), key=itemgetter(0)), fold_concept, stats)
-        ends = _distinct(heapq.merge(*(_read(r.endpoints) for r in runs)))
-        end = next(ends, None)
-        for cid, row in folded:
-            while end is not None and end < cid:
-                stats.placeholders += 1
-                yield end, _PLACEHOLDER
-                end = next(ends, None)
-            if end == cid:
-                end = next(ends, None)
-            stats.concepts += 1
-            yield cid, row
-        while end is not None:
-            stats.placeholders += 1
-            yield end, _PLACEHOLDER
-            end = next(ends, None)
+        """Every concept id with its folded row, then relation endpoints that are no concept as placeholders."""
+        for cid, name, grp, syn, types, xrefs, prov in self.con.execute(
+                "SELECT * FROM merged_concepts ORDER BY id").fetchall():
+            yield cid, (name, grp, tuple(syn), tuple(types), tuple(xrefs), tuple(prov))
+        for (cid,) in self.con.execute("SELECT id FROM placeholders ORDER BY id").fetchall():
+            yield cid, ("", "Other", (), (), (), ())
 
     def relations(self) -> Iterator[tuple[RelationKey, RelationRow]]:
-        stats = self._merger.stats
-        if self._single is not None:
-            items: Iterable = self._single[1].items()
-        else:
-            merged = heapq.merge(*(_read(r.relations) for r in self._merger._runs), key=itemgetter(0))
-            items = _fold_sorted(merged, fold_relation, stats)
-        for item in items:
-            stats.relations += 1
-            yield item
-
-
-def _fold_sorted(items: Iterator[tuple[Any, Any]], fold: Any, stats: MergeStats) -> Iterator[tuple[Any, Any]]:
-    """Fold runs of equal keys (already in input order) into one row each."""
-    for key, group in groupby(items, key=itemgetter(0)):
-        _, row = next(group)
-        for _, other in group:  # noqa: B031 - the rest of the group after its first item
-            row = fold(row, other)
-            stats.merged += 1
-        yield key, row
-
-
-def _distinct(items: Iterator[str]) -> Iterator[str]:
-    last = None
-    for item in items:
-        if item != last:
-            yield item
-            last = item
+        for s, t, o, labels, ev, novelty, prov in self.con.execute(
+                "SELECT * FROM merged_relations ORDER BY subject, type, object").fetchall():
+            yield (s, t, o), (tuple(labels), tuple(ev), novelty, tuple(prov))

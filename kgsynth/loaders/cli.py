@@ -34,7 +34,7 @@ Home = Annotated[Path | None, typer.Option("--home", envvar="KGSYNTH_NEO4J_HOME"
 Atomic = Annotated[bool, typer.Option("--atomic", help="All or nothing: the whole load is one transaction "
                                       "(Neo4j: it must fit in the server's transaction memory) or one save of "
                                       "the embedded store; a failure leaves the store unchanged.")]
-TmpDir = Annotated[Path | None, typer.Option("--tmp-dir", help="With --bulk: where the merge runs and CSV files "
+TmpDir = Annotated[Path | None, typer.Option("--tmp-dir", help="With --bulk: where the merge's spill files and the CSV "
                                              "go [default: <home>/bulk-staging].")]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgsynth import inputs
 from kgsynth.errors import InputError
@@ -24,6 +25,9 @@ from kgsynth.graph.schema import GENERIC_RELATION
 from kgsynth.loaders.base import LoadContext, Loader, Record, iter_lines, merge_record, split_row
 from kgsynth.loaders.identity import normalize_xref, same_as_edges
 from kgsynth.loaders.mapping import lookup
+
+if TYPE_CHECKING:
+    from kgsynth.loaders.bulk_merge import BulkMerger
 
 #: Column names of each file, in NLM order (the trailing ``|`` adds one empty field).
 MRCONSO_COLUMNS = ("CUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "AUI", "SAUI", "SCUI", "SDUI", "SAB",
@@ -106,6 +110,21 @@ class UmlsLoader(Loader):
         return Provenance(source=self.source, release=self.release, file=file)
 
     def records(self, ctx: LoadContext) -> Iterator[Record]:
+        yield from self._concept_records(ctx)
+        if _present(self.dir / "MRREL.RRF"):
+            yield from self._relations(ctx)
+
+    def feed_bulk(self, ctx: LoadContext, merger: BulkMerger) -> None:
+        """Read natively what is clean (MRCONSO+MRSTY side by side, MRREL), the rest as :meth:`records`."""
+        from kgsynth.loaders.umls_bulk import kept_cuis, read_concepts, read_mrrel
+
+        if not read_concepts(self, ctx, merger):
+            merger.add_all(self._concept_records(ctx))
+        if _present(self.dir / "MRREL.RRF") and not read_mrrel(self, ctx, merger):
+            self._kept = kept_cuis(self, merger)
+            merger.add_all(self._relations(ctx))
+
+    def _concept_records(self, ctx: LoadContext) -> Iterator[Record]:
         self._kept = set()
         mrsty = self.dir / "MRSTY.RRF"
         has_mrsty = _present(mrsty)
@@ -120,8 +139,6 @@ class UmlsLoader(Loader):
             yield from self._concepts(ctx, None)
             if has_mrsty:
                 yield from self._semantic_types(ctx)
-        if _present(self.dir / "MRREL.RRF"):
-            yield from self._relations(ctx)
 
     # -- MRCONSO ---------------------------------------------------------------
     def _rows(self, name: str, columns: tuple[str, ...], ctx: LoadContext) -> Iterator[tuple[Path, int, list[str]]]:
