@@ -275,6 +275,47 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
+YamlPath = tuple[str | int, ...]
+
+
+def yaml_lines(text: str) -> dict[YamlPath, int]:
+    """The 1-based line of every mapping key and sequence item of a YAML text, by its path.
+
+    For errors found after parsing (a motif's shape, a config's value) to name the line;
+    ``{}`` for text that does not parse (the parse error names its own line).
+    """
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    lines: dict[YamlPath, int] = {}
+    stack: list[tuple[YamlPath, object]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if node is None:
+            continue
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*path, key.value)
+                lines[here] = key.start_mark.line + 1
+                stack.append((here, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                stack.append(((*path, index), value))
+    return lines
+
+
+def line_at(lines: dict[YamlPath, int], path: YamlPath) -> int | None:
+    """The line of ``path``, or of its nearest enclosing key that has one."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
 def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
     """A YAML file (safe loader); failures raise ``error`` (``ConfigError`` for settings files)."""
     import yaml
