@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SLOW_S = 10.0
 CAP_S = 30.0
 #: The error must name a line or a record for content classes.
-_LOCATED = re.compile(r"line \d+|\[\d+\]|#\d+|document|record|byte \d+|term|node|edge|note|instance|row|PMID|"
+_LOCATED = re.compile(r"line \d+|\w:\d+|\[\d+\]|#\d+|document|record|byte \d+|term|node|edge|note|instance|row|PMID|"
                       r"passage|annotation|mention|relation|motif|key|field|'[^']+'", re.IGNORECASE)
 _INJECTION = "X') DETACH DELETE n //"
 
@@ -283,8 +283,10 @@ def encoding_cases(b: Builder, stores: list[str]) -> None:
                 d = b.dir()
                 argv, path, data = _whole_file_load(b, d, fmt)
                 path.write_bytes(mutate(data, _text_line(data)))
+                # CR is plain whitespace between JSON / XML tokens: a CR-only file is still valid
                 b.add(Case(klass, fmt, "load", argv + b.store_args(d, store) + ["--no-progress"], bad=path.name,
-                           locate=klass in LINE_CLASSES, store=store))
+                           locate=klass in LINE_CLASSES, store=store,
+                           mode="any" if klass == "CR-only endings" else "strict"))
     # readers of the other commands (embedded store; the format reader is the same on Neo4j)
     for fmt, name, line, build in _reader_commands(b):
         for klass, mutate in ENCODING_CLASSES.items():
@@ -292,8 +294,10 @@ def encoding_cases(b: Builder, stores: list[str]) -> None:
             path = d / name
             path.write_bytes(mutate((b.seeds / name).read_bytes(), line))
             command, argv = build(d, path)
+            line_based = fmt in ("note JSONL", "instance JSONL", "PubTator")
             b.add(Case(klass, fmt, command, argv, bad="notes-" if command == "export" else path.name,
-                       locate=klass in LINE_CLASSES))
+                       locate=klass in LINE_CLASSES,
+                       mode="any" if klass == "CR-only endings" and not line_based else "strict"))
 
 
 def _reader_commands(b: Builder) -> list[tuple[str, str, int, Callable[[Path, Path], tuple[str, list[str]]]]]:
@@ -675,16 +679,24 @@ def note_content_cases(b: Builder) -> None:
         "deeply nested": mutated(lambda r: r.update(extra="@@D@@")).replace(b'"@@D@@"', deep_json().encode()),
         "duplicate note id": ("\n".join([notes[0], notes[0], *notes[1:]]) + "\n").encode(),
     }
+    # Schema faults must stop every reader. Content faults: check/report may instead flag the note (an
+    # explicit report); export/evaluate/train must not write or score wrong spans; ids and types that are
+    # only data there (a Cypher-looking id is never spliced into a query) may be accepted, duplicates too.
+    spans = {"entity offset 1e15", "entity text not the note's", "relation to an unknown entity"}
+    opaque = {"relation type holding Cypher", "concept id holding Cypher", "duplicate note id"}
     builders = {fn_fmt[3].__name__: fn_fmt[3] for fn_fmt in _reader_commands(b) if fn_fmt[0] == "note JSONL"}
     for klass, data in variants.items():
         for name, build in builders.items():
-            if name == "train" and klass in ("entity text not the note's", "relation to an unknown entity"):
-                continue
+            mode = "strict"
+            if name in ("check", "report") and (klass in spans or klass in opaque - {"duplicate note id"}):
+                mode = "flagged"
+            elif klass in opaque:
+                mode = "any"
             d = b.dir()
             path = d / "notes.jsonl"
             path.write_bytes(data)
             command, argv = build(d, path)
-            b.add(Case(klass, "note JSONL", command, argv, bad="notes", locate=True))
+            b.add(Case(klass, "note JSONL", command, argv, bad="notes", locate=True, mode=mode))
     inst = (b.seeds / "inst.jsonl").read_text(encoding="utf-8").splitlines()
     one = json.loads(inst[1])
 
@@ -1020,6 +1032,8 @@ def judge(case: Case, proc: subprocess.CompletedProcess) -> tuple[str, str]:
     if proc.returncode == 0:
         if case.mode == "any":
             return "ok", "exit 0 (accepted)"
+        if case.mode == "flagged":
+            return ("ok", "flagged in the report") if _flagged(proc.stdout) else ("silent", "exit 0, note not flagged")
         return "silent", "exit 0 on bad input"
     message = _message(err)
     if case.bad and case.bad not in message:
@@ -1027,6 +1041,17 @@ def judge(case: Case, proc: subprocess.CompletedProcess) -> tuple[str, str]:
     if case.locate and not _LOCATED.search(message.replace(case.bad, "")):
         return "unnamed", "no line/record: " + message[-200:]
     return "ok", ""
+
+
+def _flagged(stdout: str) -> bool:
+    """Whether a check / report JSON says some note failed (the explicit report of a content fault)."""
+    try:
+        data = json.loads(stdout)
+    except json.JSONDecodeError:
+        return False
+    if "results" in data:  # kgsynth check
+        return any(not r.get("passed", True) for r in data["results"])
+    return any((s.get("consistency") or {}).get("pass_rate", 1.0) < 1.0 for s in data.get("stats", []))
 
 
 def _judge_lenient(case: Case, proc: subprocess.CompletedProcess) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from kgsynth import inputs
 from kgsynth.errors import InputError
-from kgsynth.graph.model import Concept, Provenance
+from kgsynth.graph.model import CONCEPT_ID_PATTERN, Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record, iter_lines, tsv_rows
 from kgsynth.loaders.identity import normalize_curie, normalize_xref, same_as_edges
 from kgsynth.loaders.mapping import map_relation
@@ -28,7 +28,7 @@ from kgsynth.loaders.mapping import map_relation
 ONTOLOGY_GROUPS = {"HP": "Phenotype", "DOID": "Disease", "MONDO": "Disease", "ORPHA": "Disease",
                    "OMIM": "Disease", "CHEBI": "Chemical", "UBERON": "Anatomy", "NCBITaxon": "Species",
                    "CL": "Anatomy", "CLO": "CellLine"}
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*:\S+$")
+_ID = re.compile(CONCEPT_ID_PATTERN)
 _TAG_LINE = re.compile(r"^(?P<tag>[A-Za-z_][A-Za-z0-9_-]*):\s?(?P<value>.*)$")
 _SYNONYM = re.compile(r'^"(?P<text>(?:[^"\\]|\\.)*)"\s+(?P<scope>EXACT|RELATED|BROAD|NARROW)(?:\s+(?P<type>[^\s\[]+))?')
 #: Synonym scopes kept as surface forms (BROAD/NARROW name other concepts).
@@ -191,12 +191,12 @@ class OntologyJsonLoader(Loader):
             return []
         prov = Provenance(source=term_id.split(":", 1)[0], release=self.release, file=self.path.name)
         xrefs = [x for x in (normalize_xref(str(r.get("namespace", "")), str(r.get("id", "")))
-                             for r in _list(term.get("xrefs")) if isinstance(r, dict)) if x]
-        name = str(term.get("name") or "")
+                             for r in map(_dict, _list(term.get("xrefs")))) if x]
+        name = _str(term.get("name"))
         out: list[Record] = [Concept(
             id=term_id,
             name=name,
-            synonyms=[s for s in _list(term.get("synonyms")) if isinstance(s, str) and s != name],
+            synonyms=[s for s in map(_str, _list(term.get("synonyms"))) if s and s != name],
             group=group_of(term_id),
             xrefs=list(dict.fromkeys(xrefs)),
             provenance=[prov],
@@ -248,9 +248,9 @@ class OntologyJsonLoader(Loader):
             return []
         prov = Provenance(source=term_id.split(":", 1)[0], release=release, file=self.path.name)
         xrefs = [x for x in (normalize_curie(str(r.get("val", ""))) for r in _list(meta.get("xrefs"))) if x]
-        synonyms = [str(s.get("val")) for s in _list(meta.get("synonyms"))
+        synonyms = [_str(s.get("val")) for s in map(_dict, _list(meta.get("synonyms")))
                     if s.get("pred") in ("hasExactSynonym", "hasRelatedSynonym") and s.get("val")]
-        return [Concept(id=term_id, name=str(node.get("lbl") or ""), synonyms=synonyms, group=group_of(term_id),
+        return [Concept(id=term_id, name=_str(node.get("lbl")), synonyms=synonyms, group=group_of(term_id),
                         xrefs=list(dict.fromkeys(xrefs)), provenance=[prov]),
                 *same_as_edges(term_id, xrefs, prov)]
 
@@ -278,6 +278,15 @@ def _dict(value: object) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise TypeError(f"expected an object, found a {type(value).__name__}")
+    return value
+
+
+def _str(value: object) -> str:
+    """A JSON string field (absent or null: empty); a number or list where text belongs is a malformed record."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found a {type(value).__name__}")
     return value
 
 
