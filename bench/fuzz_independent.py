@@ -690,6 +690,8 @@ def note_content_cases(b: Builder) -> None:
             mode = "strict"
             if name in ("check", "report") and (klass in spans or klass in opaque - {"duplicate note id"}):
                 mode = "flagged"
+            elif name == "evaluate" and klass in spans:
+                mode = "flagged"  # documented: evaluate counts broken predictions in its ``issues``
             elif klass in opaque:
                 mode = "any"
             d = b.dir()
@@ -1051,6 +1053,8 @@ def _flagged(stdout: str) -> bool:
         return False
     if "results" in data:  # kgsynth check
         return any(not r.get("passed", True) for r in data["results"])
+    if "issues" in data:  # kgsynth evaluate: broken predictions are counted, not scored
+        return any(v for k, v in data["issues"].items() if k.endswith(("entities", "relations")) and isinstance(v, int))
     return any((s.get("consistency") or {}).get("pass_rate", 1.0) < 1.0 for s in data.get("stats", []))
 
 
@@ -1107,6 +1111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--neo4j", help="bolt URI of a Neo4j server to run the load cases on too")
     parser.add_argument("--only", help="run only cases whose class or format contains this text")
+    parser.add_argument("--store", choices=("memory", "neo4j"), help="run only the cases of this store")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
@@ -1117,6 +1122,8 @@ def main() -> None:
         cases = build(work, args.neo4j, nobody)
         if args.only:
             cases = [c for c in cases if args.only in c.klass or args.only in c.fmt or args.only in c.command]
+        if args.store:
+            cases = [c for c in cases if c.store == args.store]
         print(f"{len(cases)} cases", file=sys.stderr)
         for i, case in enumerate(cases, 1):
             case.result = run_case(case, args.neo4j)

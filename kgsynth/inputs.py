@@ -350,6 +350,16 @@ def read_yaml_text(path: Path | str, error: type[Exception] = InputError) -> str
     return text
 
 
+def yaml_location(path: Path | str, loc: tuple[object, ...]) -> str:
+    """``path, line N`` of the YAML key or item at ``loc`` (a pydantic error's location), else ``path``."""
+    try:
+        lines = yaml_lines(read_text(path))
+    except InputError:
+        return str(path)
+    line = line_at(lines, tuple(str(p) if not isinstance(p, int) else p for p in loc))
+    return f"{path}, line {line}" if line is not None else str(path)
+
+
 def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
     """A YAML file (safe loader); failures raise ``error`` (``ConfigError`` for settings files)."""
     import yaml

@@ -62,8 +62,8 @@ def evaluate_command(
 
     if relation_level not in ("auto", "mention", "concept"):
         raise ConfigError(f"--relation-level must be auto, mention or concept, not {relation_level!r}")
-    gold_set = read_records(gold, sound=True)
-    pred_set = read_records(pred, sound=True)
+    gold_set = read_records(gold)
+    pred_set = read_records(pred)
     for path, records in ((gold, gold_set.records), (pred, pred_set.records)):
         seen: set[str] = set()
         for record in records:

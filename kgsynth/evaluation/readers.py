@@ -53,8 +53,9 @@ def detect_record_format(path: Path) -> RecordFormat:
 def read_records(path: Path | str, fmt: RecordFormat | None = None, sound: bool = False) -> RecordSet:
     """All records of ``path``; an empty input is an error, never an empty score.
 
-    ``sound``: note JSONL whose offsets or relation endpoints are broken is an error (for
-    scoring and training; corpus readers refuse such documents anyway).
+    ``sound``: note JSONL whose offsets or relation endpoints are broken is an error (training;
+    ``evaluate`` counts such predictions in its report instead, ``check`` flags them; corpus
+    readers refuse such documents anyway).
     """
     path = Path(path)
     if not path.is_dir() and inputs.check_file(path) == "file" and path.stat().st_size == 0:

@@ -112,7 +112,8 @@ def iter_jsonl_records(path: Path, sound: bool = False) -> Iterator[NoteRecord]:
     """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line.
 
     ``sound``: a note whose annotation is broken (:func:`annotation_errors`) is an error naming
-    its line too (evaluate, train); without it such notes are read, for ``check`` to flag them.
+    its line too (train); without it such notes are read, for ``check`` to flag them and
+    ``evaluate`` to count them.
     """
     path = Path(path)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
