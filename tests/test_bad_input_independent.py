@@ -101,7 +101,29 @@ def test_indra_fields_of_the_wrong_type_are_bad_records(tmp_path: Path, field: s
     assert lenient.exit_code == 0, lenient.stderr
     assert json.loads(lenient.stdout)["skipped_by_reason"]["bad record"] == 1
     rows = rejects.read_text(encoding="utf-8").splitlines()
-    assert len(rows) == 1 and rows[0].startswith(str(path)) and "\tbad record\t" in rows[0]
+    assert len(rows) == 1 and rows[0].startswith(f"{path}, term #0\tbad record\t")
+
+
+def test_lenient_rejects_of_json_readers_name_the_record(tmp_path: Path, shared_data: Path) -> None:
+    """Records of a whole JSON file have no line of their own: the rejects row names the record instead."""
+    graph = json.loads((OBO / "mini-obograph.json").read_text(encoding="utf-8"))
+    graph["graphs"][0]["nodes"][1]["lbl"] = 5
+    onto = tmp_path / "graph.json"
+    onto.write_text(json.dumps(graph), encoding="utf-8")
+    bioc = json.loads((shared_data / "biored" / "Dev.BioC.JSON").read_text(encoding="utf-8"))
+    bioc["documents"] = bioc["documents"][:3]
+    bioc["documents"][1]["passages"][0].pop("offset")
+    corpus = tmp_path / "c.BioC.JSON"
+    corpus.write_text(json.dumps(bioc), encoding="utf-8")
+    for command, path, where, reason in (("obo", onto, "graphs[0].nodes[1]", "bad record"),
+                                         ("biored", corpus, "documents[1]", "malformed document")):
+        rejects = tmp_path / f"{command}.tsv"
+        result = _cli("load", command, str(path), "--store", str(tmp_path / f"{command}.json"), "--no-progress",
+                      "--json", "--skip-bad", "--rejects", str(rejects))
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["skipped_by_reason"][reason] == 1
+        rows = rejects.read_text(encoding="utf-8").splitlines()
+        assert rows and all(r.startswith(f"{path}, {where}\t{reason}\t") for r in rows), rows
 
 
 def test_a_lexicon_file_is_read_through_the_one_input_path(tmp_path: Path) -> None:

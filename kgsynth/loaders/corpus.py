@@ -40,7 +40,7 @@ from kgsynth.loaders.mapping import lookup
 
 Format = Literal["pubtator", "bioc-xml", "bioc-json"]
 #: Called with (error, first line of the document or None, its raw text) for a skipped document.
-OnBad = Callable[[InputError, "int | None", str], None]
+OnBad = Callable[[InputError, "int | str | None", str], None]
 
 #: Corpus entity types -> kgsynth semantic groups (see kgsynth.graph.schema.SEMANTIC_GROUPS).
 GROUP_OF_TYPE: dict[str, str] = {
@@ -224,7 +224,7 @@ def read_documents(
         raise InputError(f"{path}: unknown corpus format {fmt!r}")
 
 
-def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | None,
+def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | str | None,
              raw: Callable[[], str]) -> Iterator[CorpusDocument]:
     """Yield ``build()``, or nothing after reporting its InputError to ``on_bad`` (re-raised without one)."""
     try:
@@ -550,7 +550,7 @@ def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusD
     if not isinstance(documents, list):
         raise InputError(f"{path}, line 1: not a BioC JSON collection (no 'documents' list)")
     for index, doc in enumerate(documents):
-        yield from _checked(partial(_json_document, path, doc, None, index), on_bad, None,
+        yield from _checked(partial(_json_document, path, doc, None, index), on_bad, f"documents[{index}]",
                             partial(json.dumps, doc, ensure_ascii=False))
 
 
