@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,43 @@ def test_train_refuses_bad_data_before_importing_torch(tmp_path: Path) -> None:
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert "refused:" in run.stdout and "notes.jsonl:1" in run.stdout, run.stdout + run.stderr
     assert "torch imported: False" in run.stdout
+
+
+def test_an_output_that_is_a_folder_or_cannot_be_written_is_an_input_error(tmp_path: Path) -> None:
+    from kgsynth.atomic import write_text_atomic
+
+    with pytest.raises(InputError, match="is a folder; give a file name"):
+        write_text_atomic(tmp_path, "x")
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match=r"plain/out\.json: cannot write here"):  # its folder is a file
+        write_text_atomic(tmp_path / "plain" / "out.json", "x")
+    store = tmp_path / "g.json"
+    assert _cli("graph", "load-sample", "--store", str(store)).exit_code == 0
+    folder = tmp_path / "o.jsonl"
+    folder.mkdir()
+    result = _cli("sample", "--motif", "single_edge", "--n", "2", "--out", str(folder), "--store", str(store))
+    assert result.exit_code == InputError.exit_code
+    assert "o.jsonl: is a folder" in result.stderr
+
+
+@pytest.mark.parametrize(("where", "value", "says"), [
+    ("type", "TREATS]->() DELETE n//", "relation type 'TREATS]->() DELETE n//' is not in the graph's schema"),
+    ("group", "Spaceship", "group 'Spaceship' of MESH:D008687 is not in the graph's schema"),
+])
+def test_an_instance_outside_the_schema_is_refused(tmp_path: Path, where: str, value: str, says: str) -> None:
+    from kgsynth.generation.engine import read_instances
+
+    instance = {
+        "id": "i1", "motif": "single_edge",
+        "concepts": [{"slot": "subject", "id": "MESH:D008687", "name": "Metformin", "group": "Chemical"},
+                     {"slot": "object", "id": "MESH:D003924", "name": "Type 2 diabetes", "group": "Disease"}],
+        "relations": [{"subject": "MESH:D008687", "type": "TREATS", "object": "MESH:D003924"}],
+    }
+    if where == "type":
+        instance["relations"][0]["type"] = value
+    else:
+        instance["concepts"][0]["group"] = value
+    path = tmp_path / "inst.jsonl"
+    path.write_text(json.dumps(instance) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"inst\.jsonl:1: instance i1: {re.escape(says)}"):
+        read_instances(path)
