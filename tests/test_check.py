@@ -96,6 +96,10 @@ def test_each_check_on_both_stores(store: GraphStore) -> None:
     silent_pass = faithful.model_copy(update={"extracted_relations": []})
     r = check_note(silent_pass, graph)
     assert r.passed and r.faithfulness == 1.0 and not r.extraction_ran
+    # An extraction pass that ran and found nothing is a recall of 0, not "did not run".
+    found_nothing = faithful.model_copy(update={"extracted_relations": [], "decoding": {"extraction": True}})
+    r = check_note(found_nothing, graph)
+    assert r.passed and r.extraction_ran and r.extraction_expressed == 0 and r.extraction_facts == 0
 
     # The text edited so that the relation phrase is gone: the fact is no longer stated.
     edited = make_note(

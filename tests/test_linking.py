@@ -56,6 +56,29 @@ def test_index_and_dictionary_linker(kb: MemoryStore):
     assert ranked == [["MESH:D001943"], ["MESH:D006973"], ["MESH:D000082"], []]
 
 
+def test_abbreviations_a_document_defines() -> None:
+    from kgsynth.linking.abbreviations import abbreviations
+
+    text = ("Familial Mediterranean fever (FMF) and ataxia-telangiectasia (A-T) were studied in rats (n = 5) "
+            "(see Table 2). Breast or ovarian cancer cases and markers on chromosomes 17q (BRCA1). "
+            "Valproic acid (VPA) and later (VPA) again.")
+    assert abbreviations(text) == {"FMF": "Familial Mediterranean fever", "A-T": "ataxia-telangiectasia",
+                                   "VPA": "Valproic acid"}  # no lowercase "(see ...)", no loose 9-word match
+
+
+def test_a_defined_short_form_is_linked_by_its_long_form(kb: MemoryStore) -> None:
+    text = "Breast cancer (BC) is common. BC was treated; HBP too."
+    record = NoteRecord(id="d", text=text, entities=[
+        Entity(id="T1", start=30, end=32, text="BC", type="Disease", concept_id="MESH:D001943"),
+        Entity(id="T2", start=46, end=49, text="HBP", type="Disease", concept_id="MESH:D006973")])
+    first, second = mentions_of([record])
+    assert (first.expansion, first.lookup) == ("Breast cancer", "Breast cancer")
+    assert (second.expansion, second.lookup) == ("", "HBP")  # never defined in the document
+    assert mentions_of([record], resolve_abbreviations=False)[0].expansion == ""
+    linker = DictionaryLinker({"Disease": build_index(kb, "Disease")})
+    assert linker.rank([first, second]) == [["MESH:D001943"], []]
+
+
 def test_unknown_group_empty_kb_and_unindexed_mentions_are_clear_errors(kb: MemoryStore, tmp_path: Path):
     with pytest.raises(ConfigError, match="unknown semantic group 'Drug'"):
         build_index(kb, "Drug")
@@ -172,6 +195,9 @@ def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
                                                 ("aspirin", "Chemical", "MESH:D001241")])]
     pairs, unknown = training_pairs(notes, indexes, with_context=False)
     assert unknown == 1 and pairs[0] == ("tylenol", "Acetaminophen", "MESH:D000082")
+    named = [NoteRecord(id="p", text="She took Acetaminophen.", entities=[
+        Entity(id="T1", start=9, end=22, text="Acetaminophen", type="Chemical", concept_id="MESH:D000082")])]
+    assert training_pairs(named, indexes, with_context=False)[0] == [("Acetaminophen", "Paracetamol", "MESH:D000082")]
     report = train_biencoder(notes * 4, indexes, tmp_path / "model", batch_size=4, epochs=2, lr=1e-4)
     assert report.pairs == 12 and report.steps == 6 and (tmp_path / "model" / "config.json").is_file()
     linker = BiEncoderLinker(indexes, model=tmp_path / "model")

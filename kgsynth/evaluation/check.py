@@ -270,7 +270,7 @@ def check_note(
 
     result.extracted_in_sample, result.extra_in_kg, result.absent_from_kg, result.contradicting = _against_kg(
         stated, sampled, graph)
-    if record.extracted_relations and not use_annotations:
+    if (record.extracted_relations or record.decoding.get("extraction")) and not use_annotations:
         extracted, _ = _extracted_facts(record, record.extracted_relations)
         keys = {(f.subject, f.type, f.object) for f in extracted}
         result.extraction_ran = True

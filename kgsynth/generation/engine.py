@@ -208,6 +208,7 @@ async def run_job(
             outcome.completion_tokens += found.completion_tokens
             outcome.cost_usd += found.cost_usd
             record.extracted_relations = found.relations
+            record.decoding["extraction"] = True  # ran, even when it found nothing
         problems = validate(record)
         if problems:
             outcome.reason = "invalid record: " + "; ".join(problems[:3])

@@ -43,6 +43,8 @@ def link_command(
                                                 "and look the text up (the ablation).")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N mentions.")] = None,
     group: Groups = None, prefix: Prefix = "", context: Context = False,
+    abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help="Link a short form "
+                             "its document defines, 'long form (SF)', by the long form (Schwartz-Hearst).")] = True,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False,
 ) -> None:
@@ -51,7 +53,7 @@ def link_command(
 
     from kgsynth.linking.mentions import LinkPrediction, read_mentions, write_predictions
 
-    mentions = read_mentions(input_path)[:limit]
+    mentions = read_mentions(input_path, abbreviations)[:limit]
     groups = group or sorted({m.group for m in mentions})
     began = time.perf_counter()
     with store_from(uri, username, password, database, store) as graph:
@@ -65,6 +67,7 @@ def link_command(
     write_predictions(out_path, predictions)
     report = {"linker": chosen.name, "constrained": not unconstrained if linker == "generative" else None,
               "mentions": len(predictions), "answered": sum(1 for p in predictions if p.candidates),
+              "abbreviations_resolved": sum(1 for p in predictions if p.expansion),
               "names": {g: len(ix) for g, ix in indexes.items()},
               "concepts": {g: ix.concepts for g, ix in indexes.items()},
               "seconds": round(time.perf_counter() - began, 2), "out": str(out_path)}

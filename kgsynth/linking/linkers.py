@@ -58,7 +58,8 @@ class DictionaryLinker(Linker):
         out = []
         for mention in mentions:
             self.index_for(mention)
-            out.append(self._maps[mention.group].get(normalize(mention.text), [])[:k])
+            table = self._maps[mention.group]
+            out.append((table.get(normalize(mention.lookup)) or table.get(normalize(mention.text), []))[:k])
         if on_progress:
             on_progress(len(mentions))
         return out
@@ -66,7 +67,7 @@ class DictionaryLinker(Linker):
 
 def query_text(mention: LinkMention, with_context: bool) -> str:
     """What the bi-encoder embeds for a mention: the mention, optionally with its context."""
-    return f"{mention.text} | {mention.context}" if with_context and mention.context else mention.text
+    return f"{mention.lookup} | {mention.context}" if with_context and mention.context else mention.lookup
 
 
 def load_encoder(model: Path | str | None = None):  # noqa: ANN201 - a SentenceTransformer

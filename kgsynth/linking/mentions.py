@@ -19,6 +19,7 @@ from kgsynth.errors import InputError
 from kgsynth.evaluation.convert import concept_ids
 from kgsynth.evaluation.readers import read_records
 from kgsynth.generation.record import NoteRecord
+from kgsynth.linking.abbreviations import abbreviations
 
 
 class LinkMention(BaseModel):
@@ -29,6 +30,14 @@ class LinkMention(BaseModel):
     group: str
     gold: list[str] = Field(default_factory=list)
     context: str = ""
+    #: The long form when the mention is a short form its document defines ("FMF" -> "familial
+    #: Mediterranean fever", :mod:`kgsynth.linking.abbreviations`); empty otherwise.
+    expansion: str = ""
+
+    @property
+    def lookup(self) -> str:
+        """What a linker looks up: the long form of an abbreviation, else the mention's text."""
+        return self.expansion or self.text
 
 
 class LinkPrediction(LinkMention):
@@ -46,23 +55,29 @@ def context_of(text: str, start: int, end: int, chars: int = 100) -> str:
     return " ".join(f"{left}{text[start:end]}{right}".split())
 
 
-def mentions_of(records: Iterable[NoteRecord], source: str = "") -> list[LinkMention]:
-    """Every entity of ``records`` as a mention; a span outside its text raises :class:`InputError`."""
+def mentions_of(records: Iterable[NoteRecord], source: str = "",
+                resolve_abbreviations: bool = True) -> list[LinkMention]:
+    """Every entity of ``records`` as a mention; a span outside its text raises :class:`InputError`.
+
+    A mention that is a short form its document defines gets the long form as ``expansion``
+    (unless ``resolve_abbreviations`` is off)."""
     out = []
     for record in records:
         problems = record.span_errors()
         if problems:
             raise InputError(f"{source or 'input'}: document {record.id}: {problems[0]}")
+        defined = abbreviations(record.text) if resolve_abbreviations else {}
         for e in record.entities:
             out.append(LinkMention(doc=record.id, start=e.start, end=e.end, text=e.text, group=e.type,
                                    gold=[c for c in concept_ids(e) if not c.endswith(":-1")],
-                                   context=context_of(record.text, e.start, e.end)))
+                                   context=context_of(record.text, e.start, e.end),
+                                   expansion=defined.get(e.text.strip(), "")))
     return out
 
 
-def read_mentions(path: Path) -> list[LinkMention]:
+def read_mentions(path: Path, resolve_abbreviations: bool = True) -> list[LinkMention]:
     """Mentions of a PubTator / BioC / NoteRecord JSONL file."""
-    return mentions_of(read_records(path).records, str(path))
+    return mentions_of(read_records(path).records, str(path), resolve_abbreviations)
 
 
 def write_predictions(path: Path, predictions: list[LinkPrediction]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from kgsynth.errors import InputError
 from kgsynth.generation.record import NoteRecord
-from kgsynth.linking.kb import NameIndex
+from kgsynth.linking.kb import NameIndex, normalize
 from kgsynth.linking.linkers import load_encoder, query_text
 from kgsynth.linking.mentions import mentions_of
 
@@ -33,8 +33,16 @@ class TrainReport(BaseModel):
 
 
 def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
-                   with_context: bool) -> tuple[list[tuple[str, str, str]], int]:
-    """``(query, name, concept id)`` per mention whose (first) gold id is in its group's index."""
+                   with_context: bool, seed: int = 0) -> tuple[list[tuple[str, str, str]], int]:
+    """``(query, name, concept id)`` per mention whose (first) gold id is in its group's index.
+
+    The name is the concept's preferred name, unless the mention already is that name: then
+    it is another of the concept's names (chosen with ``seed``), so that a note naming a
+    concept by its preferred name still teaches a synonym (SapBERT's lesson: identical pairs
+    teach a bi-encoder nothing, synonym pairs are what it learns from).
+    """
+    rng = random.Random(seed)
+    names_of: dict[str, dict[str, list[str]]] = {}
     pairs, unknown = [], 0
     for mention in mentions_of(records):
         index = indexes.get(mention.group)
@@ -42,7 +50,16 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
         if gold is None:
             unknown += 1
             continue
-        pairs.append((query_text(mention, with_context), index.preferred[gold], gold))
+        target = index.preferred[gold]
+        if normalize(target) == normalize(mention.text):
+            by_id = names_of.get(index.group)
+            if by_id is None:
+                by_id = names_of[index.group] = {}
+                for name, cid in zip(index.names, index.ids, strict=True):
+                    by_id.setdefault(cid, []).append(name)
+            others = [n for n in by_id.get(gold, []) if normalize(n) != normalize(mention.text)]
+            target = rng.choice(others) if others else target
+        pairs.append((query_text(mention, with_context), target, gold))
     return pairs, unknown
 
 
@@ -55,7 +72,7 @@ def train_biencoder(
     import torch
 
     began = time.perf_counter()
-    pairs, unknown = training_pairs(records, indexes, with_context)
+    pairs, unknown = training_pairs(records, indexes, with_context, seed)
     if not pairs:
         raise InputError("no training pairs: no mention has a gold id among the index's concepts")
     rng = random.Random(seed)
