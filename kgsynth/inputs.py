@@ -144,6 +144,15 @@ def refuse_foreign_bom(data: bytes, where: Path | str) -> None:
         raise InputError(f"{where}: {encoding} text (byte-order mark); {_CONVERT.replace('LATIN1', encoding)}")
 
 
+def refuse_foreign_encoding(head: bytes, where: Path | str) -> None:
+    """:func:`refuse_foreign_bom`, and also UTF-16/32 *without* a byte-order mark (a NUL in the first
+    bytes), for readers that hand raw bytes to a parser that would decode such text itself (lxml)."""
+    refuse_foreign_bom(head, where)
+    if b"\0" in head[:4]:
+        raise InputError(f"{where}, line 1: NUL byte at byte {head.index(0)} (UTF-16/32 text without a "
+                         f"byte-order mark, or a binary file?); {_CONVERT.replace('LATIN1', 'UTF-16')}")
+
+
 def decode(data: bytes, where: Path | str) -> str:
     """UTF-8 text of a whole file (BOM dropped); any other encoding or a NUL byte is refused."""
     refuse_foreign_bom(data, where)
@@ -275,22 +284,93 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
-    """A YAML file (safe loader); failures raise ``error`` (``ConfigError`` for settings files)."""
+YamlPath = tuple[str | int, ...]
+
+
+def yaml_lines(text: str) -> dict[YamlPath, int]:
+    """The 1-based line of every mapping key and sequence item of a YAML text, by its path.
+
+    For errors found after parsing (a motif's shape, a config's value) to name the line;
+    ``{}`` for text that does not parse (the parse error names its own line).
+    """
     import yaml
 
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    lines: dict[YamlPath, int] = {}
+    stack: list[tuple[YamlPath, object]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if node is None:
+            continue
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*path, key.value)
+                lines[here] = key.start_mark.line + 1
+                stack.append((here, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                stack.append(((*path, index), value))
+    return lines
+
+
+def line_at(lines: dict[YamlPath, int], path: YamlPath) -> int | None:
+    """The line of ``path``, or of its nearest enclosing key that has one."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def yaml_error_line(exc: Exception, text: str) -> int | None:
+    """The 1-based line a PyYAML error points at (a parser mark, or a reader's character position)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return mark.line + 1
+    position = getattr(exc, "position", None)  # yaml.reader.ReaderError: a character YAML does not allow
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def read_yaml_text(path: Path | str, error: type[Exception] = InputError) -> str:
+    """The text of a YAML file, checked as :func:`read_text` does and for bracket nesting (which would
+    take PyYAML seconds to reach its recursion limit); failures raise ``error``."""
     try:
         text = read_text(path)
     except InputError as exc:
         raise error(str(exc)) from None
-    if _flow_depth(text) > MAX_DEPTH:  # PyYAML would take seconds to reach its recursion limit
+    if _flow_depth(text) > MAX_DEPTH:
         raise error(f"{path}: YAML nested too deeply (more than {MAX_DEPTH} levels)")
+    return text
+
+
+def yaml_location(path: Path | str, loc: tuple[object, ...]) -> str:
+    """``path, line N`` of the YAML key or item at ``loc`` (a pydantic error's location), else ``path``."""
+    try:
+        lines = yaml_lines(read_text(path))
+    except InputError:
+        return str(path)
+    line = line_at(lines, tuple(str(p) if not isinstance(p, int) else p for p in loc))
+    return f"{path}, line {line}" if line is not None else str(path)
+
+
+def load_yaml(path: Path | str, error: type[Exception] = InputError) -> object:
+    """A YAML file (safe loader); failures raise ``error`` (``ConfigError`` for settings files)."""
+    import yaml
+
+    text = read_yaml_text(path, error)
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
-        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        line = yaml_error_line(exc, text)
+        where = f"{path}, line {line}" if line is not None else str(path)
+        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or _first_line(exc)})") from None
     except RecursionError:
         raise error(f"{path}: YAML nested too deeply (more than {MAX_DEPTH} levels)") from None
     if depth_of(value) > MAX_DEPTH:

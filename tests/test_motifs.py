@@ -77,6 +77,36 @@ def test_yaml_file_errors_name_the_file(tmp_path: Path) -> None:
         resolve_motif("no_such_motif")
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "line", "says"),
+    [
+        # a star whose leaf slot has no k: the leaf slot's line
+        ("name: s\nshape: star\nslots:\n  hub: {}\n  leaf: {}\nedges:\n  - {subject: hub, object: leaf}\n", 5,
+         r"motif s \(shape star\): the leaf slot needs min == max"),
+        # an edge shape with two edges: the shape line
+        ("name: e\nshape: edge\nslots: {a: {}, b: {}}\nedges:\n  - {subject: a, object: b}\n"
+         "  - {subject: b, object: a}\n", 2, r"motif e \(shape edge\): needs exactly two slots"),
+        # a triangle's third slot that is a set
+        ("name: t\nshape: triangle\nslots:\n  a: {}\n  b: {}\n  c: {max: 3}\nedges:\n  - {subject: a, object: b}\n"
+         "  - {subject: a, object: c}\n  - {subject: b, object: c}\n", 6, r"slot c must hold exactly one"),
+        # a second path edge that does not continue the first: that edge's line
+        ("name: p\nshape: path\nslots: {a: {}, b: {}, c: {}}\nedges:\n  - {subject: a, object: b}\n"
+         "  - {subject: a, object: c}\n", 6, r"second edge must start"),
+        # an unknown relation type (a Cypher fragment): the edge's types line
+        ("name: x\nshape: edge\nslots: {a: {}, b: {}}\nedges:\n  - subject: a\n    object: b\n"
+         "    types: ['TREATS]->() DELETE n //']\n", 7, r"edges\[0\]"),
+        # a mistyped field: pydantic's location mapped to its line
+        ("name: m\nshape: edge\nslots:\n  a: {}\n  b: {min: many}\nedges: [{subject: a, object: b}]\n", 5,
+         r"slots\.b\.min"),
+    ],
+)
+def test_motif_rule_errors_name_file_and_line(tmp_path: Path, yaml_text: str, line: int, says: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"mine\.yaml, line {line}: .*{says}"):
+        load_motif_file(path)
+
+
 def test_query_text_holds_only_allowlisted_names() -> None:
     """Groups and types travel as parameters: two motifs differing only in groups share one text."""
     one = compile_motif(Motif.model_validate(_edge_motif()))

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from kgsynth.errors import ConfigError
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, check_group, check_relation_type
-from kgsynth.inputs import load_yaml
+from kgsynth.inputs import YamlPath, line_at, load_yaml, read_text, yaml_lines
 
 Shape = Literal["edge", "path", "star", "triangle", "bundle"]
 
@@ -31,6 +31,14 @@ Shape = Literal["edge", "path", "star", "triangle", "bundle"]
 STRUCTURAL_TYPES: tuple[str, ...] = ("IS_A", "SAME_AS")
 #: Every fact type: the default of an edge that names no types.
 FACT_TYPES: tuple[str, ...] = tuple(t for t in RELATION_TYPES if t not in STRUCTURAL_TYPES)
+
+
+class MotifError(ConfigError):
+    """A motif that breaks a rule; ``loc`` is the YAML path of what is wrong, so the error can name its line."""
+
+    def __init__(self, message: str, loc: YamlPath = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class Slot(BaseModel):
@@ -68,21 +76,28 @@ class Motif(BaseModel):
     def _check(self) -> Motif:
         for slot_name, slot in self.slots.items():
             for group in slot.groups:
-                check_group(group)
+                try:
+                    check_group(group)
+                except ConfigError as exc:
+                    raise MotifError(f"motif {self.name}: slots[{slot_name}]: {exc}", ("slots", slot_name)) from None
             if slot.min > slot.max:
-                raise ConfigError(f"motif {self.name}: slots[{slot_name}] has min > max")
+                raise MotifError(f"motif {self.name}: slots[{slot_name}] has min > max", ("slots", slot_name))
         for i, edge in enumerate(self.edges):
             where = f"motif {self.name}: edges[{i}]"
             for end in (edge.subject, edge.object):
                 if end not in self.slots:
-                    raise ConfigError(f"{where} names unknown slot {end!r}")
+                    raise MotifError(f"{where} names unknown slot {end!r}", ("edges", i))
             if not edge.types:
-                raise ConfigError(f"{where} ({edge.subject}->{edge.object}) has no types")
+                raise MotifError(f"{where} ({edge.subject}->{edge.object}) has no types", ("edges", i, "types"))
             for type_ in edge.types:
-                check_relation_type(type_)
+                try:
+                    check_relation_type(type_)
+                except ConfigError as exc:
+                    raise MotifError(f"{where}: {exc}", ("edges", i, "types")) from None
                 if type_ in STRUCTURAL_TYPES and not self.allow_structural:
-                    raise ConfigError(
-                        f"{where}: {type_} is structure, not a fact; set allow_structural: true to sample it"
+                    raise MotifError(
+                        f"{where}: {type_} is structure, not a fact; set allow_structural: true to sample it",
+                        ("edges", i, "types"),
                     )
         _SHAPE_CHECKS[self.shape](self)
         return self
@@ -92,19 +107,19 @@ class Motif(BaseModel):
         return self.edges[0]
 
 
-def _fail(motif: Motif, why: str) -> None:
-    raise ConfigError(f"motif {motif.name} (shape {motif.shape}): {why}")
+def _fail(motif: Motif, why: str, loc: YamlPath = ("shape",)) -> None:
+    raise MotifError(f"motif {motif.name} (shape {motif.shape}): {why}", loc)
 
 
 def _check_anchor(motif: Motif) -> None:
     anchor = motif.anchor
     if not anchor.directed:
-        _fail(motif, "the first (anchor) edge must be directed")
+        _fail(motif, "the first (anchor) edge must be directed", ("edges", 0))
     if anchor.subject == anchor.object:
-        _fail(motif, "the anchor edge must join two different slots")
+        _fail(motif, "the anchor edge must join two different slots", ("edges", 0))
     for end in (anchor.subject, anchor.object):
         if motif.slots[end].max != 1 and motif.shape != "star":
-            _fail(motif, f"anchor slot {end} must hold exactly one concept")
+            _fail(motif, f"anchor slot {end} must hold exactly one concept", ("slots", end))
 
 
 def _check_edge(motif: Motif) -> None:
@@ -118,10 +133,11 @@ def _check_star(motif: Motif) -> None:
     if len(motif.edges) != 1 or len(motif.slots) != 2:
         _fail(motif, "needs a hub slot, a leaf slot and one edge hub -> leaf")
     if motif.slots[motif.anchor.subject].max != 1:
-        _fail(motif, "the hub slot must hold exactly one concept")
+        _fail(motif, "the hub slot must hold exactly one concept", ("slots", motif.anchor.subject))
     leaf = motif.slots[motif.anchor.object]
     if leaf.min != leaf.max or leaf.min < 2:
-        _fail(motif, "the leaf slot needs min == max >= 2 (the number k of distinct neighbours)")
+        _fail(motif, "the leaf slot needs min == max >= 2 (the number k of distinct neighbours)",
+              ("slots", motif.anchor.object))
 
 
 def _check_tree(motif: Motif, arms: int, exact: bool) -> None:
@@ -132,11 +148,11 @@ def _check_tree(motif: Motif, arms: int, exact: bool) -> None:
         _fail(motif, f"needs the anchor edge plus {arms} edge(s) from its slots to new slots")
     anchor_slots = {motif.anchor.subject, motif.anchor.object}
     seen = set(anchor_slots)
-    for edge in rest:
+    for i, edge in enumerate(rest, 1):
         ends = {edge.subject, edge.object}
         inner, outer = ends & anchor_slots, ends - anchor_slots
         if len(inner) != 1 or len(outer) != 1 or outer & seen:
-            _fail(motif, f"edge {edge.subject}->{edge.object} must join an anchor slot to a new slot")
+            _fail(motif, f"edge {edge.subject}->{edge.object} must join an anchor slot to a new slot", ("edges", i))
         seen |= outer
     if seen != set(motif.slots):
         _fail(motif, "every slot must be reached by an edge")
@@ -145,7 +161,7 @@ def _check_tree(motif: Motif, arms: int, exact: bool) -> None:
 def _check_path(motif: Motif) -> None:
     _check_tree(motif, 1, exact=True)
     if motif.edges[1].subject != motif.anchor.object:
-        _fail(motif, "the second edge must start where the first ends: (a)-[r1]->(b)-[r2]->(c)")
+        _fail(motif, "the second edge must start where the first ends: (a)-[r1]->(b)-[r2]->(c)", ("edges", 1))
 
 
 def _check_bundle(motif: Motif) -> None:
@@ -162,7 +178,7 @@ def _check_triangle(motif: Motif) -> None:
     if {a, c} not in pairs or {b, c} not in pairs:
         _fail(motif, f"edges 2 and 3 must join {a}-{c} and {b}-{c}")
     if motif.slots[c].max != 1:
-        _fail(motif, f"slot {c} must hold exactly one concept")
+        _fail(motif, f"slot {c} must hold exactly one concept", ("slots", c))
 
 
 _SHAPE_CHECKS = {
@@ -175,21 +191,31 @@ _SHAPE_CHECKS = {
 
 
 # -- loading ------------------------------------------------------------------
-def parse_motif(data: object, origin: str) -> Motif:
-    """Validate one motif mapping; ``origin`` (a file name) goes into the error."""
+def parse_motif(data: object, origin: str, lines: dict[YamlPath, int] | None = None) -> Motif:
+    """Validate one motif mapping; ``origin`` (a file name) and, with ``lines`` (see
+    :func:`kgsynth.inputs.yaml_lines`), the line of what is wrong go into the error."""
+
+    def where(loc: YamlPath) -> str:
+        line = line_at(lines, loc) if lines else None
+        return f"{origin}, line {line}" if line is not None else origin
+
     try:
         return Motif.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{origin}: invalid motif at {where or 'top level'}: {first['msg']}") from exc
+        loc = tuple(first["loc"])
+        at = ".".join(str(p) for p in loc)
+        raise ConfigError(f"{where(loc)}: invalid motif at {at or 'top level'}: {first['msg']}") from exc
+    except MotifError as exc:
+        raise ConfigError(f"{where(exc.loc)}: {exc}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
 
 
 def load_motif_file(path: Path) -> Motif:
-    """A motif from a YAML file."""
-    return parse_motif(load_yaml(path, ConfigError), str(path))
+    """A motif from a YAML file; a broken rule names the file and line."""
+    data = load_yaml(path, ConfigError)
+    return parse_motif(data, str(path), yaml_lines(read_text(path)))
 
 
 def builtin_motifs() -> dict[str, Motif]:

@@ -28,7 +28,7 @@ from kgsynth.evaluation.degenerate import degenerate_reasons
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.record import NoteRecord, NoteRelation
 from kgsynth.graph.model import Concept, Relation
-from kgsynth.graph.schema import SYMMETRIC_TYPES
+from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
 from kgsynth.graph.store import GraphStore
 
 #: Relation types that contradict each other between the same two concepts. The one
@@ -56,6 +56,7 @@ FAILING_FLAGS: tuple[str, ...] = (
     "ungrounded",
     "type_mismatch",
     "unknown_concept",
+    "unknown_relation_type",
     "span_error",
     "dangling_relation",
     "degenerate",
@@ -85,6 +86,8 @@ class NoteCheck(BaseModel):
     ungrounded: list[str] = Field(default_factory=list)
     type_mismatches: list[str] = Field(default_factory=list)
     unknown_concepts: list[str] = Field(default_factory=list)
+    #: Annotated relations whose type the graph's schema does not have.
+    unknown_relation_types: list[str] = Field(default_factory=list)
     span_errors: list[str] = Field(default_factory=list)
     dangling: int = 0
     extracted_in_sample: int = 0
@@ -241,8 +244,13 @@ def check_note(
     lexicon = lexicon or load_lexicon()
     result = NoteCheck(id=record.id, passed=True, flags=[])
     result.span_errors = record.span_errors()
+    # the note's own relation annotations must hold together whichever test decides what is stated
+    _, result.dangling = _extracted_facts(record, record.relations)
+    result.unknown_relation_types = [
+        f"relation {r.subject}-{r.type}-{r.object}: {r.type!r} is not a relation type of the graph"
+        for r in record.relations if r.type not in RELATION_TYPES]
     if use_annotations:
-        stated, result.dangling = _extracted_facts(record, record.relations)
+        stated, _ = _extracted_facts(record, record.relations)
     else:
         stated = _stated_facts(record, lexicon)
     stated_keys = {(f.subject, f.type, f.object) for f in stated}
@@ -283,6 +291,7 @@ def check_note(
         ("ungrounded", result.ungrounded),
         ("type_mismatch", result.type_mismatches),
         ("unknown_concept", result.unknown_concepts),
+        ("unknown_relation_type", result.unknown_relation_types),
         ("span_error", result.span_errors),
         ("extra_in_kg", result.extra_in_kg),
         ("degenerate", result.degenerate),

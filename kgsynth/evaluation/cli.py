@@ -293,14 +293,15 @@ def report_command(
     json: Json = False,
 ) -> None:
     """Write an HTML dataset quality report (balance, KG coverage, consistency, diversity, length)."""
-    from kgsynth.evaluation.check import check_notes
-    from kgsynth.evaluation.quality import load_embedder, quality_stats
     from kgsynth.evaluation.readers import read_records
-    from kgsynth.evaluation.render import render_html, write_html
 
-    sets = [("notes", read_records(notes).records)]
+    sets = [("notes", read_records(notes).records)]  # bad input fails before matplotlib is imported
     if baseline is not None:
         sets.append(("template baseline", read_records(baseline).records))
+    from kgsynth.evaluation.check import check_notes
+    from kgsynth.evaluation.quality import load_embedder, quality_stats
+    from kgsynth.evaluation.render import render_html, write_html
+
     stats = []
     embedder = load_embedder() if embeddings else None
     with store_from(uri, username, password, database, store) as graph_store:

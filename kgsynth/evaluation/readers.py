@@ -50,14 +50,19 @@ def detect_record_format(path: Path) -> RecordFormat:
     return detect_format(path)
 
 
-def read_records(path: Path | str, fmt: RecordFormat | None = None) -> RecordSet:
-    """All records of ``path``; an empty input is an error, never an empty score."""
+def read_records(path: Path | str, fmt: RecordFormat | None = None, sound: bool = False) -> RecordSet:
+    """All records of ``path``; an empty input is an error, never an empty score.
+
+    ``sound``: note JSONL whose offsets or relation endpoints are broken is an error (training;
+    ``evaluate`` counts such predictions in its report instead, ``check`` flags them; corpus
+    readers refuse such documents anyway).
+    """
     path = Path(path)
     if not path.is_dir() and inputs.check_file(path) == "file" and path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     fmt = fmt or detect_record_format(path)
     if fmt == "jsonl":
-        records = list(iter_jsonl_records(path))
+        records = list(iter_jsonl_records(path, sound=sound))
         level: Literal["mention", "concept"] = "mention"
     else:
         dataset = path.name

@@ -36,6 +36,7 @@ from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load
 from kgsynth.generation.record import NoteRecord
 from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
 from kgsynth.generation.tags import TagError
+from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
 NOTES = "notes"
 REJECTS = "rejects"
@@ -81,6 +82,10 @@ def read_instances(path: Path) -> list[MotifInstance]:
         if instance.id in seen:
             raise InputError(f"{path}:{number}: instance {instance.id} repeats line {seen[instance.id]}")
         seen[instance.id] = number
+        unknown = [f"relation type {r.type!r}" for r in instance.relations if r.type not in RELATION_TYPES] + [
+            f"group {c.group!r} of {c.id}" for c in instance.concepts if c.group not in SEMANTIC_GROUPS]
+        if unknown:  # what the graph's schema does not have cannot have been sampled from it
+            raise InputError(f"{path}:{number}: instance {instance.id}: {unknown[0]} is not in the graph's schema")
         ids = {c.id for c in instance.concepts}
         missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
         if missing or not (instance.relations or instance.single_concept):

@@ -20,6 +20,7 @@ import yaml
 from kgsynth.errors import ConfigError
 from kgsynth.generation.record import Entity
 from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+from kgsynth.inputs import read_yaml_text, yaml_error_line
 
 PACKAGED = "lexicon.yaml"
 ROLES = ("subject", "object")
@@ -145,9 +146,9 @@ def parse_lexicon(text: str, source: str) -> dict[str, list[Phrasing]]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        number = yaml_error_line(exc, text)
+        line = f":{number}" if number is not None else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
@@ -179,10 +180,7 @@ def load_lexicon(extra: Path | None = None) -> Lexicon:
     """The packaged lexicon, plus the phrasings of ``extra`` (a user file in the same layout)."""
     phrasings = {t: list(p) for t, p in _packaged().items()}
     if extra is not None:
-        try:
-            text = Path(extra).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{extra}: cannot read lexicon: {exc}") from exc
+        text = read_yaml_text(extra, ConfigError)  # kgsynth.inputs: the one way files are read
         for type_, items in parse_lexicon(text, str(extra)).items():
             for p in items:
                 if p not in phrasings.setdefault(type_, []):

@@ -20,7 +20,7 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
-from kgsynth.inputs import load_yaml
+from kgsynth.inputs import load_yaml, yaml_location
 
 PROMPTS = "kgsynth.generation.prompts"
 
@@ -77,7 +77,8 @@ def load_settings(path: Path | None = None) -> PromptSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "top level"
-        raise ConfigError(f"{path}: not a valid prompt settings file: {where}: {first['msg']}") from None
+        raise ConfigError(f"{yaml_location(path, first['loc'])}: not a valid prompt settings file: {where}: "
+                          f"{first['msg']}") from None
 
 
 @cache

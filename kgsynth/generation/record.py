@@ -99,8 +99,22 @@ def note_id(text: str, instance_id: str = "") -> str:
     return hashlib.sha1(f"{instance_id}\n{text}".encode()).hexdigest()[:20]
 
 
-def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
-    """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line."""
+def annotation_errors(record: NoteRecord) -> list[str]:
+    """What makes a note's annotation unusable for scoring or training: :meth:`NoteRecord.span_errors`
+    and relations that point at an entity the note does not have."""
+    ids = {e.id for e in record.entities}
+    return record.span_errors() + [
+        f"{record.id}: relation {r.subject}-{r.type}-{r.object} points at a missing entity"
+        for r in record.relations if r.subject not in ids or r.object not in ids]
+
+
+def iter_jsonl_records(path: Path, sound: bool = False) -> Iterator[NoteRecord]:
+    """NoteRecords of a JSONL file or of every ``*.jsonl`` in a directory, validated line by line.
+
+    ``sound``: a note whose annotation is broken (:func:`annotation_errors`) is an error naming
+    its line too (train); without it such notes are read, for ``check`` to flag them and
+    ``evaluate`` to count them.
+    """
     path = Path(path)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     if path.is_dir() and not files:
@@ -110,8 +124,14 @@ def iter_jsonl_records(path: Path) -> Iterator[NoteRecord]:
             if not line.strip():
                 continue
             try:
-                yield NoteRecord.model_validate_json(line)
+                record = NoteRecord.model_validate_json(line)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 loc = ".".join(str(x) for x in first["loc"]) or "record"
                 raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from None
+            problems = annotation_errors(record) if sound else []
+            if problems:
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise InputError(f"{file}:{lineno}: broken annotation: {problems[0]}{more}; fix the offsets or "
+                                 "run `kgsynth check` to list every broken note")
+            yield record

@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
+#: A concept id: ``PREFIX:code``, the code without whitespace, quotes, backslashes or braces (real ids
+#: such as tmVar's ``p|SUB|G|593|S`` or ``HGVS:c.35delG`` never hold them; a Cypher fragment does).
+CONCEPT_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*:[^\s'\"`\\{}]+$"
+
 
 class Provenance(BaseModel):
     """Where a fact came from: source vocabulary, release, and file."""
@@ -37,7 +41,7 @@ class Provenance(BaseModel):
 class Concept(BaseModel):
     """One KG node: a stable namespaced id such as ``UMLS:C0011849`` or ``MESH:D003920``."""
 
-    id: str = Field(min_length=3, pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*:\S+$")
+    id: str = Field(min_length=3, pattern=CONCEPT_ID_PATTERN)
     name: str = ""
     synonyms: list[str] = Field(default_factory=list)
     semantic_types: list[str] = Field(default_factory=list)

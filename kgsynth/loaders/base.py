@@ -96,9 +96,13 @@ class LoadContext:
         if str(path) not in self.files:
             self.files.append(str(path))
 
-    def bad(self, path: Path | str, line: int | None, raw: str, reason: str, detail: str = "") -> None:
-        """A malformed row: raise in strict mode, else count ``reason`` and keep ``raw``."""
-        where = f"{path}, line {line}" if line is not None else str(path)
+    def bad(self, path: Path | str, line: int | str | None, raw: str, reason: str, detail: str = "") -> None:
+        """A malformed row: raise in strict mode, else count ``reason`` and keep ``raw``.
+
+        ``line`` is a line number, or for records of a JSON file that have none the record
+        (``documents[3]``, ``term #2``), so a rejects row always says where its record was.
+        """
+        where = (f"{path}, line {line}" if isinstance(line, int) else f"{path}, {line}" if line else str(path))
         if self.strict:
             hint = " (use --skip-bad to skip such rows)"
             raise InputError(f"{where}: {reason}{': ' + detail if detail else ''}{hint}")

@@ -44,7 +44,7 @@ def corpus_source(path: Path) -> str:
 def _reporter(path: Path, ctx: LoadContext):
     """``--skip-bad`` for corpora: a malformed document is skipped whole, counted and kept in rejects."""
 
-    def report(error: InputError, line: int | None, raw: str) -> None:
+    def report(error: InputError, line: int | str | None, raw: str) -> None:
         ctx.read()
         ctx.bad(path, line, raw, "malformed document")  # lenient only: strict reads raise the reader's error
 
@@ -78,7 +78,7 @@ class CorpusLoader(Loader):
                         ctx.skip("repeated document (same id and text)")
                         continue
                     where = f", first at line {earlier[0]}" if earlier[0] else ""
-                    ctx.bad(path, doc.line, f"document {doc.id}", "duplicate document id",
+                    ctx.bad(path, doc.line or f"document {doc.id}", f"document {doc.id}", "duplicate document id",
                             f"document {doc.id} appears twice with different text{where}")
                     continue
                 seen[doc.id] = (doc.line, doc.text)
@@ -86,7 +86,7 @@ class CorpusLoader(Loader):
                     records = list(self._document(doc, prov, ctx))
                 except ValidationError as exc:
                     first = exc.errors()[0]
-                    ctx.bad(path, doc.line, f"document {doc.id}", "bad id",
+                    ctx.bad(path, doc.line or f"document {doc.id}", f"document {doc.id}", "bad id",
                             f"document {doc.id}: {first['msg']} (input {str(first.get('input'))[:80]!r})")
                     continue
                 yield from records

@@ -40,7 +40,7 @@ from kgsynth.loaders.mapping import lookup
 
 Format = Literal["pubtator", "bioc-xml", "bioc-json"]
 #: Called with (error, first line of the document or None, its raw text) for a skipped document.
-OnBad = Callable[[InputError, "int | None", str], None]
+OnBad = Callable[[InputError, "int | str | None", str], None]
 
 #: Corpus entity types -> kgsynth semantic groups (see kgsynth.graph.schema.SEMANTIC_GROUPS).
 GROUP_OF_TYPE: dict[str, str] = {
@@ -224,7 +224,7 @@ def read_documents(
         raise InputError(f"{path}: unknown corpus format {fmt!r}")
 
 
-def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | None,
+def _checked(build: Callable[[], CorpusDocument], on_bad: OnBad | None, line: int | str | None,
              raw: Callable[[], str]) -> Iterator[CorpusDocument]:
     """Yield ``build()``, or nothing after reporting its InputError to ``on_bad`` (re-raised without one)."""
     try:
@@ -338,6 +338,7 @@ def _pubtator_block(path: Path, block: list[tuple[int, str]]) -> CorpusDocument:
     doc = CorpusDocument(id=pmid, text=text, title=title, mentions=mentions, relations=relations, source=str(path),
                          line=first)
     _check_spans(doc, path, first)
+    _check_ids(doc, path, first)
     return doc
 
 
@@ -360,6 +361,22 @@ def _check_spans(doc: CorpusDocument, path: Path, line: int | None) -> None:
                 f"{where}: document {doc.id}: mention text {m.text[:60]!r} at [{m.start}:{m.end}] does not match "
                 f"the document's text there ({found[:60]!r}): wrong offsets or wrong mention text"
             )
+
+
+#: What no database identifier holds: whitespace inside it, quotes, backslashes, braces (a Cypher fragment does).
+_BAD_ID_CHARS = re.compile(r"[\s'\"`\\{}]")
+
+
+def _check_ids(doc: CorpusDocument, path: Path, line: int | None) -> None:
+    """A mention or relation id with characters no identifier has makes the document malformed (every reader:
+    ``load`` and ``evaluate`` refuse the same ids)."""
+    where = f"{path}:{line}" if line else f"{path}"
+    ids = [(f"mention {m.text[:40]!r}", i) for m in doc.mentions for i in m.ids]
+    ids += [(f"relation {r.type}", i) for r in doc.relations for i in (r.id1, r.id2)]
+    for what, raw in ids:
+        if _BAD_ID_CHARS.search(raw.strip()):
+            raise InputError(f"{where}: document {doc.id}: {what}: bad id {raw[:80]!r} (an identifier has no "
+                             "spaces, quotes, backslashes or braces)")
 
 
 # -- BioC -------------------------------------------------------------------------
@@ -453,6 +470,7 @@ def _bioc_fields(
     doc = CorpusDocument(id=str(doc_id), text=text, title=title, mentions=mentions, relations=rels, source=str(path),
                          line=line)
     _check_spans(doc, path, line)
+    _check_ids(doc, path, line)
     return doc
 
 
@@ -461,7 +479,7 @@ def _read_bioc_xml(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusDo
     from lxml import etree
 
     with inputs.open_binary(path) as handle:
-        inputs.refuse_foreign_bom(handle.read(4), path)  # UTF-8 only, as every reader; lxml checks the bytes
+        inputs.refuse_foreign_encoding(handle.read(4), path)  # UTF-8 only, as every reader; lxml checks the rest
         handle.seek(0)
         events = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
                                  load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
@@ -532,7 +550,7 @@ def _read_bioc_json(path: Path, on_bad: OnBad | None = None) -> Iterator[CorpusD
     if not isinstance(documents, list):
         raise InputError(f"{path}, line 1: not a BioC JSON collection (no 'documents' list)")
     for index, doc in enumerate(documents):
-        yield from _checked(partial(_json_document, path, doc, None, index), on_bad, None,
+        yield from _checked(partial(_json_document, path, doc, None, index), on_bad, f"documents[{index}]",
                             partial(json.dumps, doc, ensure_ascii=False))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from kgsynth import inputs
 from kgsynth.errors import InputError
-from kgsynth.graph.model import Concept, Provenance
+from kgsynth.graph.model import CONCEPT_ID_PATTERN, Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record, iter_lines, tsv_rows
 from kgsynth.loaders.identity import normalize_curie, normalize_xref, same_as_edges
 from kgsynth.loaders.mapping import map_relation
@@ -28,7 +28,7 @@ from kgsynth.loaders.mapping import map_relation
 ONTOLOGY_GROUPS = {"HP": "Phenotype", "DOID": "Disease", "MONDO": "Disease", "ORPHA": "Disease",
                    "OMIM": "Disease", "CHEBI": "Chemical", "UBERON": "Anatomy", "NCBITaxon": "Species",
                    "CL": "Anatomy", "CLO": "CellLine"}
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*:\S+$")
+_ID = re.compile(CONCEPT_ID_PATTERN)
 _TAG_LINE = re.compile(r"^(?P<tag>[A-Za-z_][A-Za-z0-9_-]*):\s?(?P<value>.*)$")
 _SYNONYM = re.compile(r'^"(?P<text>(?:[^"\\]|\\.)*)"\s+(?P<scope>EXACT|RELATED|BROAD|NARROW)(?:\s+(?P<type>[^\s\[]+))?')
 #: Synonym scopes kept as surface forms (BROAD/NARROW name other concepts).
@@ -167,14 +167,14 @@ class OntologyJsonLoader(Loader):
         try:
             return build()
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            ctx.bad(self.path, None, _excerpt(raw), "bad record", f"{what}: a field has the wrong type ({exc})")
+            ctx.bad(self.path, what, _excerpt(raw), "bad record", f"{what}: a field has the wrong type ({exc})")
             return []
 
     def _indra(self, terms: list[Any], ctx: LoadContext) -> Iterator[Record]:
         for index, term in enumerate(terms):
             ctx.read()
             if not isinstance(term, dict) or not term.get("id") or not term.get("namespace"):
-                ctx.bad(self.path, None, _excerpt(term), "bad record", f"term #{index} has no id/namespace")
+                ctx.bad(self.path, f"term #{index}", _excerpt(term), "bad record", f"term #{index} has no id/namespace")
                 continue
             yield from self._guarded(partial(self._indra_term, term, index, ctx), f"term #{index}", term, ctx)
 
@@ -187,16 +187,16 @@ class OntologyJsonLoader(Loader):
 
         term_id = ident(str(term["id"]))
         if term_id is None or not _ID.match(term_id):
-            ctx.bad(self.path, None, _excerpt(term), "bad id", f"term #{index} id {term['id']!r}")
+            ctx.bad(self.path, f"term #{index}", _excerpt(term), "bad id", f"term #{index} id {term['id']!r}")
             return []
         prov = Provenance(source=term_id.split(":", 1)[0], release=self.release, file=self.path.name)
         xrefs = [x for x in (normalize_xref(str(r.get("namespace", "")), str(r.get("id", "")))
-                             for r in _list(term.get("xrefs")) if isinstance(r, dict)) if x]
-        name = str(term.get("name") or "")
+                             for r in map(_dict, _list(term.get("xrefs")))) if x]
+        name = _str(term.get("name"))
         out: list[Record] = [Concept(
             id=term_id,
             name=name,
-            synonyms=[s for s in _list(term.get("synonyms")) if isinstance(s, str) and s != name],
+            synonyms=[s for s in map(_str, _list(term.get("synonyms"))) if s and s != name],
             group=group_of(term_id),
             xrefs=list(dict.fromkeys(xrefs)),
             provenance=[prov],
@@ -213,7 +213,7 @@ class OntologyJsonLoader(Loader):
             for target in targets:
                 other = ident(str(target))
                 if other is None:
-                    ctx.bad(self.path, None, str(target), "bad id", f"{predicate} target of {term_id}")
+                    ctx.bad(self.path, f"term #{index}", str(target), "bad id", f"{predicate} target of {term_id}")
                     continue
                 out.append(map_relation("OBO", predicate, term_id, other, prov, ctx))
         return out
@@ -230,17 +230,17 @@ class OntologyJsonLoader(Loader):
                                  f"({exc}); not OBO-graph JSON") from None
             for index, node in enumerate(nodes):
                 ctx.read()
-                yield from self._guarded(partial(self._node, node, release, ctx), f"graphs[{number}].nodes[{index}]",
-                                         node, ctx)
+                what = f"graphs[{number}].nodes[{index}]"
+                yield from self._guarded(partial(self._node, node, release, ctx, what), what, node, ctx)
             for index, edge in enumerate(edges):
                 ctx.read()
-                yield from self._guarded(partial(self._edge, edge, release, ctx), f"graphs[{number}].edges[{index}]",
-                                         edge, ctx)
+                what = f"graphs[{number}].edges[{index}]"
+                yield from self._guarded(partial(self._edge, edge, release, ctx, what), what, edge, ctx)
 
-    def _node(self, node: dict[str, Any], release: str, ctx: LoadContext) -> list[Record]:
+    def _node(self, node: dict[str, Any], release: str, ctx: LoadContext, what: str = "") -> list[Record]:
         term_id = canonical_id(_curie_of(str(node.get("id", ""))))
         if term_id is None:
-            ctx.bad(self.path, None, _excerpt(node), "bad id", f"node id {node.get('id')!r}")
+            ctx.bad(self.path, what, _excerpt(node), "bad id", f"node id {node.get('id')!r}")
             return []
         meta = _dict(node.get("meta"))
         if meta.get("deprecated"):
@@ -248,17 +248,17 @@ class OntologyJsonLoader(Loader):
             return []
         prov = Provenance(source=term_id.split(":", 1)[0], release=release, file=self.path.name)
         xrefs = [x for x in (normalize_curie(str(r.get("val", ""))) for r in _list(meta.get("xrefs"))) if x]
-        synonyms = [str(s.get("val")) for s in _list(meta.get("synonyms"))
+        synonyms = [_str(s.get("val")) for s in map(_dict, _list(meta.get("synonyms")))
                     if s.get("pred") in ("hasExactSynonym", "hasRelatedSynonym") and s.get("val")]
-        return [Concept(id=term_id, name=str(node.get("lbl") or ""), synonyms=synonyms, group=group_of(term_id),
+        return [Concept(id=term_id, name=_str(node.get("lbl")), synonyms=synonyms, group=group_of(term_id),
                         xrefs=list(dict.fromkeys(xrefs)), provenance=[prov]),
                 *same_as_edges(term_id, xrefs, prov)]
 
-    def _edge(self, edge: dict[str, Any], release: str, ctx: LoadContext) -> list[Record]:
+    def _edge(self, edge: dict[str, Any], release: str, ctx: LoadContext, what: str = "") -> list[Record]:
         sub = canonical_id(_curie_of(str(edge.get("sub", ""))))
         obj = canonical_id(_curie_of(str(edge.get("obj", ""))))
         if sub is None or obj is None:
-            ctx.bad(self.path, None, _excerpt(edge), "bad id", "edge endpoint is not PREFIX:code")
+            ctx.bad(self.path, what, _excerpt(edge), "bad id", "edge endpoint is not PREFIX:code")
             return []
         prov = Provenance(source=sub.split(":", 1)[0], release=release, file=self.path.name)
         return [map_relation("OBO", _curie_of(str(edge.get("pred", ""))), sub, obj, prov, ctx)]
@@ -278,6 +278,15 @@ def _dict(value: object) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise TypeError(f"expected an object, found a {type(value).__name__}")
+    return value
+
+
+def _str(value: object) -> str:
+    """A JSON string field (absent or null: empty); a number or list where text belongs is a malformed record."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found a {type(value).__name__}")
     return value
 
 

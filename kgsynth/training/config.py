@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.atomic import write_text_atomic
 from kgsynth.errors import ConfigError
-from kgsynth.inputs import load_yaml
+from kgsynth.inputs import load_yaml, yaml_location
 
 CONFIG_NAME = "train_config.yaml"
 
@@ -78,8 +78,16 @@ class TrainConfig(BaseModel):
             raise ConfigError(f"{file}: the config file has no options (only blank lines or comments)")
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: expected a mapping of option: value")
+        spelled = {k.replace("-", "_"): k for k in raw}  # the file's own spelling, to find its line
         raw = {k.replace("-", "_"): v for k, v in raw.items()}
-        return cls.build(raw | {k: v for k, v in overrides.items() if v is not None}, source=str(file))
+        flags = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls.model_validate(raw | flags)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            option = str(first["loc"][0]) if first["loc"] else ""
+            source = "flags" if option in flags else yaml_location(file, (spelled.get(option, option),))
+            raise ConfigError(f"{source}: option {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
     @classmethod
     def build(cls, values: dict[str, object], source: str = "flags") -> TrainConfig:

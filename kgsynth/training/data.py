@@ -28,7 +28,7 @@ def read_notes(paths: Sequence[Path]) -> list[NoteRecord]:
 
     records: list[NoteRecord] = []
     for path in paths:
-        records.extend(read_records(Path(path)).records)
+        records.extend(read_records(Path(path), sound=True).records)
     return records
 
 

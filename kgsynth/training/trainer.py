@@ -130,19 +130,19 @@ def evaluate_loss(model: Any, examples: Sequence[Example], config: TrainConfig, 
 
 def train(config: TrainConfig, show_progress: bool = True, stop_after: int | None = None) -> RunReport:
     """Run (or resume) training as ``config`` says; ``stop_after`` simulates a kill after that step."""
-    import torch
-    from transformers import get_cosine_schedule_with_warmup
-
     if not config.data:
         raise ConfigError("no training data: give --data FILE_OR_FOLDER")
     out = config.out
     existing = ckpt.list_checkpoints(out)
     if existing and not config.resume:
         raise ConfigError(f"{out} already has checkpoints: pass --resume to continue, or choose another --out")
+    records = read_notes(config.data)  # before torch is imported: bad data fails in a second, not in ten
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
     set_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    records = read_notes(config.data)
     if config.max_notes:
         records = records[: config.max_notes]
     train_recs, val_recs = split(records, config.val_fraction, config.seed)
