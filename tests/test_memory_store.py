@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.errors import StoreError
+from kgsynth.errors import InputError, StoreError
 from kgsynth.graph.memory import MemoryStore
 from kgsynth.graph.sample import sample_graph
 
@@ -49,7 +49,7 @@ def test_failed_save_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mon
     store = MemoryStore(path)
     store.upsert_relations(relations)
     monkeypatch.setattr("kgsynth.atomic.os.replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="kg.json.gz: cannot write here \\(disk full\\)"):
         store.checkpoint()
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["kg.json.gz"]
