@@ -93,9 +93,14 @@ def load_once(folder: str, uri: str | None, batch_size: int) -> dict[str, float]
     else:
         store = MemoryStore(None)
     report = run_load(UmlsLoader(Path(folder)), store, batch_size=batch_size, show_progress=False)
+    store.close()
+    return _figures(report, folder)
+
+
+def _figures(report, folder: str) -> dict[str, object]:  # noqa: ANN001 - a LoadReport or BulkLoadReport
+    """The figures every load row has: time, counts, MRREL rows per second, this process's peak RSS."""
     with open(Path(folder) / "MRREL.RRF", "rb") as handle:
         mrrel_rows = sum(1 for _ in handle)
-    store.close()
     return {
         "seconds": report.seconds,
         "relations_loaded": report.relations_loaded,
@@ -114,14 +119,8 @@ def bulk_once(folder: str, uri: str, home: str) -> dict[str, object]:
 
     target = managed_target(Neo4jSettings(uri=uri, password=None), Path(home))
     report = run_bulk_load([UmlsLoader(Path(folder))], target, inputs=[Path(folder)], show_progress=False)
-    with open(Path(folder) / "MRREL.RRF", "rb") as handle:
-        mrrel_rows = sum(1 for _ in handle)
     return {
-        "seconds": report.seconds,
-        "relations_loaded": report.relations_loaded,
-        "concepts_loaded": report.concepts_loaded,
-        "relations_per_s": mrrel_rows / report.seconds,
-        "peak_mb": _peak_mb(),
+        **_figures(report, folder),
         "importer_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "temp_disk_mb": report.temp_disk_mb,
         "phases": report.phases,

@@ -30,7 +30,7 @@ def _valid_short(short: str) -> bool:
 
 def _long_form(short: str, before: str) -> str | None:
     """The long form of ``short`` at the end of ``before``, or ``None``."""
-    words = [m for m in _WORD.finditer(before)]
+    words = list(_WORD.finditer(before))
     window = words[-min(len(short) + 5, 2 * len(short)):]
     if not window:
         return None
