@@ -6,7 +6,9 @@ Rows (each restricted to the graph's concepts of the mention's group, MeSH ids o
   Recall@1 over this row's, measured in the same run);
 * ``biencoder``: the packaged all-MiniLM-L6-v2, off the shelf, nearest name;
 * ``kgsynth``: the bi-encoder fine-tuned on template-backend notes written from
-  ``kgsynth sample --cover`` instances of the MeSH C and D descriptors (K=1);
+  ``kgsynth sample --cover`` instances of the MeSH C and D descriptors (K=1), half of the
+  mention notes naming their concept by a written form ("liver tumors" for "Neoplasms, Hepatic");
+* ``kgsynth-kb-names``: the same with every note naming its concept by a KB name as listed;
 * ``bc5cdr-train`` / ``bc5cdr-train+kgsynth``: fine-tuned on BC5CDR train mentions, alone and
   with the kgsynth pairs;
 * ``generative`` / ``generative-free``: SmolLM2-135M (packaged, no fine-tuning) writing a
@@ -41,6 +43,7 @@ from kgsynth.evaluation.linking import link_scores  # noqa: E402
 from kgsynth.evaluation.readers import read_records  # noqa: E402
 from kgsynth.generation.backends import make_backend  # noqa: E402
 from kgsynth.generation.engine import generate, read_notes  # noqa: E402
+from kgsynth.generation.prompt import load_settings  # noqa: E402
 from kgsynth.graph.memory import MemoryStore  # noqa: E402
 from kgsynth.linking.kb import build_index  # noqa: E402
 from kgsynth.linking.linkers import BiEncoderLinker, DictionaryLinker  # noqa: E402
@@ -49,18 +52,27 @@ from kgsynth.linking.train import train_biencoder  # noqa: E402
 
 CORPORA = {"BC5CDR dev": DATA / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt",
            "NCBI-disease dev": DATA / "ncbi-disease" / "NCBIdevelopset_corpus.txt"}
-ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "bc5cdr-train", "bc5cdr-train+kgsynth", "generative",
+ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "kgsynth-kb-names", "bc5cdr-train", "bc5cdr-train+kgsynth",
+            "generative",
             "generative-free")
 
 
-def kgsynth_notes(store: MemoryStore, work: Path, seed: int) -> Path:
-    """Template notes from coverage instances of every MeSH C and D descriptor (cached)."""
-    folder = work / "kgsynth-notes"
+def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool = False) -> Path:
+    """Template notes from coverage instances of every MeSH C and D descriptor (cached).
+
+    Mention notes name half their concepts by a written form ("liver tumors"); with
+    ``kb_names_only`` every note uses a KB name as listed (the ablation).
+    """
+    folder = work / ("kgsynth-notes-kb-names" if kb_names_only else "kgsynth-notes")
     if not any(folder.glob("notes-*.jsonl")):
         specs = [parse_slice("group:Disease,prefix:MESH:D"), parse_slice("group:Chemical,prefix:MESH:D")]
         instances, report = cover_sample(store, specs, per_concept=1, seed=seed)
         err.print(f"cover: {report.covered:,}/{report.total:,} concepts, {len(instances):,} instances")
-        generate(instances, make_backend("template"), folder, len(instances), seed=seed, extract=False, quiet=True)
+        settings = load_settings()
+        if kb_names_only:
+            settings = settings.model_copy(update={"written_form_rate": 0.0})
+        generate(instances, make_backend("template"), folder, len(instances), seed=seed, extract=False, quiet=True,
+                 settings=settings)
     return folder
 
 
@@ -136,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     notes = list(read_notes(kgsynth_notes(store, args.work, args.seed))) if need_notes else []
     train_docs = read_records(DATA / "bc5cdr" / "CDR_TrainingSet.PubTator.txt").records \
         if {"bc5cdr-train", "bc5cdr-train+kgsynth"} & set(rows) else []
-    for row, records in (("kgsynth", notes), ("bc5cdr-train", train_docs),
+    kb_notes = (list(read_notes(kgsynth_notes(store, args.work, args.seed, kb_names_only=True)))
+                if "kgsynth-kb-names" in rows else [])
+    for row, records in (("kgsynth", notes), ("kgsynth-kb-names", kb_notes), ("bc5cdr-train", train_docs),
                          ("bc5cdr-train+kgsynth", train_docs + notes)):
         if row in rows:
             pairs = args.train_pairs * (2 if "+" in row else 1)

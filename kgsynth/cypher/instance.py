@@ -21,6 +21,9 @@ class InstanceConcept(BaseModel):
     group: str
     synonyms: list[str] = Field(default_factory=list)
     xrefs: list[str] = Field(default_factory=list)
+    #: Forms the note may use beyond the KB's names, derived from them by the written-form rules
+    #: (``kgsynth.generation.written_forms``): form -> "noun" or "adjective". Not KB names.
+    written: dict[str, str] = Field(default_factory=dict)
 
 
 class InstanceRelation(BaseModel):

@@ -332,13 +332,21 @@ def _check_entities(record: NoteRecord, graph: GraphView, result: NoteCheck) -> 
         if mention not in _forms(names):
             equivalent = graph.concepts([x for cid in ids for x in graph.equivalents(cid)])
             more = [n for c in equivalent.values() if c is not None for n in c.names()]
-            if mention not in _forms(names + more) and _singular(mention) not in _forms(names + more):
+            if (mention not in _forms(names + more) and _singular(mention) not in _forms(names + more)
+                    and mention not in _written(names + more, groups)):
                 result.ungrounded.append(f"{e.id} {e.text!r} -> {','.join(ids)}")
         specific = groups - {"Other"}
         if specific and e.type not in specific:
             result.type_mismatches.append(
                 f"{e.id} {e.text!r}: type {e.type}, concept group {'/'.join(sorted(specific))}"
             )
+
+
+def _written(names: list[str], groups: set[str]) -> set[str]:
+    """Written forms of ``names`` ("liver tumors" for "Neoplasms, Hepatic"): the generator's own rules."""
+    from kgsynth.generation.written_forms import forms_of_names
+
+    return {normalize_name(f) for g in groups or {"Other"} for f in forms_of_names(names, g)}
 
 
 def _singular(text: str) -> str:

@@ -36,12 +36,15 @@ from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load
 from kgsynth.generation.record import NoteRecord
 from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
 from kgsynth.generation.tags import TagError
+from kgsynth.generation.written_forms import with_written_form
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
 NOTES = "notes"
 REJECTS = "rejects"
 #: The ``attempt`` slot of :func:`job_seed` that seeds a job's composition (writing attempts count from 0).
 COMPOSE_ATTEMPT = -1
+#: The same for the written-form choice of a single-concept job.
+WRITTEN_FORM_ATTEMPT = -2
 
 
 class RunReport(BaseModel):
@@ -250,6 +253,9 @@ async def _generate(
 
     def instance_of(job: int) -> MotifInstance:
         anchor = instances[schedule[job] if schedule is not None else job % len(instances)]
+        if anchor.single_concept:
+            return with_written_form(anchor, random.Random(job_seed(seed, job, WRITTEN_FORM_ATTEMPT)),
+                                     settings.written_form_rate)
         if composer is None:
             return anchor
         return composer.compose(anchor, random.Random(job_seed(seed, job, COMPOSE_ATTEMPT)))

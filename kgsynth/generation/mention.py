@@ -73,8 +73,17 @@ def tagged_mention_from_json(raw: str) -> str:
 def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
     """The template backend's sentence: a per-group template around the tagged mention."""
     templates = read_yaml("mentions.yaml")
-    template = rng.choice(templates.get(instance.concepts[0].group) or templates["Other"])
-    return template.format(concept=tag(mention_surface(instance), 0))
+    group, mention = instance.concepts[0].group, mention_surface(instance)
+    if is_adjective(instance):
+        choices = templates.get(f"{group} adjective") or templates["adjective"]
+    else:
+        choices = templates.get(group) or templates["Other"]
+    return rng.choice(choices).format(concept=tag(mention, 0))
+
+
+def is_adjective(instance: MotifInstance) -> bool:
+    """The mention is a written adjective form ("hypertensive"), to be written before a noun."""
+    return instance.concepts[0].written.get(mention_surface(instance)) == "adjective"
 
 
 def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
@@ -93,6 +102,7 @@ def mention_prompt(instance: MotifInstance, note_type: str, demographics: dict[s
     mention = mention_surface(instance)
     text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
                   exemplar=example, concept=concept, mention=mention, label=slot_label(0),
-                  tagged_example=f"The patient has a history of {tag(mention, 0)}.")
+                  tagged_example=(f"The {tag(mention, 0)} patients were followed up." if is_adjective(instance)
+                                  else f"The patient has a history of {tag(mention, 0)}."))
     header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
     return Prompt(text=text, note_type=note_type, demographics=demographics, facts=[], header=header)

@@ -44,6 +44,10 @@ class PromptSettings(BaseModel):
     abstract_note_types: dict[str, float] = Field(default_factory=lambda: {
         "research abstract": 0.5, "case report abstract": 0.2, "genetics consult note": 0.2, "discharge summary": 0.1})
     exemplar_probability: float = Field(0.5, ge=0, le=1)
+    #: Share of single-concept (mention) notes that name their concept by a written form of one of
+    #: its names ("liver tumors", "hypertensive"; :mod:`kgsynth.generation.written_forms`) instead of
+    #: a KB name as listed: real text rarely uses the vocabulary's own spelling.
+    written_form_rate: float = Field(0.5, ge=0, le=1)
 
 
 class Prompt(BaseModel):

@@ -31,9 +31,9 @@ def slot_label(index: int) -> str:
 
 
 def surfaces(concept: InstanceConcept) -> list[str]:
-    """Allowed surface forms of a concept: preferred name first, then synonyms (deduplicated, usable)."""
+    """Allowed surface forms of a concept: preferred name first, then synonyms, then its written forms."""
     seen: list[str] = []
-    for form in [concept.name, *concept.synonyms]:
+    for form in [concept.name, *concept.synonyms, *concept.written]:
         form = " ".join(form.split())
         if form and not (_RESERVED & set(form)) and form not in seen:
             seen.append(form)

@@ -13,7 +13,6 @@ read and returns ``False``: the caller then runs the Python reader, whose errors
 
 from __future__ import annotations
 
-import mmap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,17 +29,28 @@ if TYPE_CHECKING:
     from kgsynth.loaders.umls import UmlsLoader
 
 _TABLE = "umls_mrrel"
+_SCAN_CHUNK = 1 << 20  # bytes per read of the clean-file scan
 _BLOCK = 8 << 20  # bytes per parsed block; a longer line makes Arrow fail and the Python reader decide
 
 
 def _clean_bytes(path: Path) -> bool:
-    """A regular, non-empty file with no NUL, no CR, no byte-order mark, ending in a newline."""
+    """A regular, non-empty file with no NUL, no CR, no byte-order mark, ending in a newline.
+
+    Read in chunks, not mapped: a mapped 700 MB MRREL counts in full in the loader's RSS.
+    """
     if inputs.check_file(path) != "file" or path.stat().st_size == 0:
         return False
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return (data[-1:] == b"\n" and not data[:4].startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff",
-                                                                  b"\x00\x00\xfe\xff"))
-                and data.find(b"\0") < 0 and data.find(b"\r") < 0)
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+            return False
+        chunk, last = head, head
+        while chunk:
+            if b"\0" in chunk or b"\r" in chunk:
+                return False
+            last = chunk
+            chunk = handle.read(_SCAN_CHUNK)
+        return last.endswith(b"\n")
 
 
 def _read_raw(con, path: Path, columns: tuple[str, ...], used: tuple[str, ...], table: str) -> int | None:

@@ -1,0 +1,181 @@
+"""Forms a writer uses for a concept beyond the KB's own names, for mention notes and linker data.
+
+A KB lists a vocabulary's names ("Neoplasms, Hepatic", "Hypertension"); abstracts write
+"hepatic neoplasms", "liver tumors", "hypertensive patients". A linker trained on notes that
+use only the KB's names learns the synonymy its name index already holds (``bench/link.py``
+measured that: -0.4 / +1.0 points Recall@1 over the untrained encoder), so a single-concept
+note may name its concept by a *written form*: a deterministic rewrite of one of its names,
+still grounded to the concept's id. The rules, with word lists in ``prompts/written_forms.yaml``:
+
+* ``uninverted``: MeSH's "Neoplasms, Hepatic" -> "hepatic neoplasms";
+* ``lower case``: every word but acronyms and symbols ("DNA", "IL-6");
+* ``number``: the head (last) word singular <-> plural ("neoplasm", "tumors");
+* ``organ noun``: an organ adjective written as its noun ("hepatic" -> "liver");
+* ``head synonym``: "neoplasms" -> "tumors", "insufficiency" -> "failure";
+* ``adjective``: a one-word disease as the adjective written before a noun
+  ("hypertension" -> "hypertensive", used in adjective templates: "hypertensive patients").
+
+:func:`kgsynth.evaluation.check` accepts a written form of a concept's names as grounded,
+since the same rules derive it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kgsynth.cypher.instance import MotifInstance
+
+NOUN, ADJECTIVE = "noun", "adjective"
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class WrittenForm:
+    """One way to write a name: the text, noun or adjective, and the rules that made it."""
+
+    text: str
+    kind: str
+    rules: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict:
+    from kgsynth.generation.prompt import read_yaml
+
+    return read_yaml("written_forms.yaml")
+
+
+def _is_acronym(word: str) -> bool:
+    return bool(re.search(r"[A-Z]{2}|[0-9]", word))
+
+
+def _lower(text: str) -> str:
+    """Lower case but acronyms and eponyms ("Parkinson" before "Disease"; organ words are no eponyms)."""
+    words = text.split()
+    organs = {w for pair in _tables()["organ_nouns"].items() for w in pair}
+    out = []
+    for i, word in enumerate(words):
+        eponym = (i + 1 < len(words) and words[i + 1].lower() in ("disease", "syndrome")
+                  and word[:1].isupper() and word.lower() not in organs)
+        out.append(word if _is_acronym(word) or eponym else word.lower())
+    return " ".join(out)
+
+
+def _uninvert(name: str) -> str:
+    """ "Carcinoma, Squamous Cell" -> "Squamous Cell Carcinoma"; other names as they are."""
+    parts = [p.strip() for p in name.split(", ")]
+    if len(parts) < 2 or any(not p or any(c.isdigit() for c in p) for p in parts):
+        return name
+    return " ".join(reversed(parts))
+
+
+def _plural(word: str) -> str:
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    if word.endswith("sis"):
+        return word[:-3] + "ses"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _singular(word: str) -> str | None:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("oses", "yses", "eses")):
+        return word[:-2] + "is"
+    if word.endswith(("xes", "ches", "shes", "sses")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return None
+
+
+def _number(text: str) -> str | None:
+    """The head word's other number: any plural made singular; only countable heads made plural."""
+    words = text.split()
+    head = words[-1]
+    if not _WORD.fullmatch(head) or len(head) < 4 or _is_acronym(head):
+        return None
+    if head.endswith("s"):
+        flipped = _singular(head)
+    else:
+        flipped = _plural(head) if head.lower() in _tables()["countable_heads"] else None
+    return " ".join([*words[:-1], flipped]) if flipped else None
+
+
+def _swap_words(text: str, table: dict[str, str | list[str]], last_only: bool) -> list[str]:
+    words = text.split()
+    out = []
+    for i, word in enumerate(words):
+        if last_only and i != len(words) - 1:
+            continue
+        for new in ([table[word]] if isinstance(table.get(word), str) else table.get(word, [])):
+            out.append(" ".join([*words[:i], new, *words[i + 1:]]))
+    return out
+
+
+def _adjective(text: str) -> str | None:
+    if " " in text or not _WORD.fullmatch(text) or len(text) < 6:
+        return None
+    for ending, adjective in _tables()["adjective_endings"]:
+        if text.endswith(ending):
+            return text[: -len(ending)] + adjective
+    return None
+
+
+def written_forms(name: str, group: str) -> list[WrittenForm]:
+    """The written forms of ``name`` (a concept of ``group``), the name itself excluded."""
+    tables = _tables()
+    base = _lower(_uninvert(" ".join(name.split())))
+    if not base:
+        return []
+    rules = ("uninverted", "lower case") if base != _lower(name) else ("lower case",)
+    forms: dict[str, WrittenForm] = {}
+
+    def add(text: str | None, kind: str, made: tuple[str, ...]) -> None:
+        if text and text != name and text not in forms:
+            forms[text] = WrittenForm(text, kind, made)
+
+    add(base, NOUN, rules)
+    nouns = [(base, rules)]
+    nouns += [(t, (*rules, "organ noun")) for t in _swap_words(base, tables["organ_nouns"], last_only=False)]
+    nouns += [(t, (*r, "head synonym")) for b, r in list(nouns) for t in
+              _swap_words(b, tables["head_synonyms"], last_only=True)]
+    for text, made in nouns:
+        add(text, NOUN, made)
+        add(_number(text), NOUN, (*made, "number"))
+    if group in ("Disease", "Phenotype"):
+        add(_adjective(base), ADJECTIVE, (*rules, "adjective"))
+    return list(forms.values())
+
+
+def forms_of_names(names: list[str], group: str) -> dict[str, WrittenForm]:
+    """Every written form of any of ``names`` that is not itself one of them (case-insensitively)."""
+    known = {n.casefold() for n in names}
+    out: dict[str, WrittenForm] = {}
+    for name in names:
+        for form in written_forms(name, group):
+            if form.text.casefold() not in known:
+                out.setdefault(form.text, form)
+    return out
+
+
+def with_written_form(instance: MotifInstance, rng: random.Random, rate: float) -> MotifInstance:
+    """A single-concept instance whose mention is, with probability ``rate``, a written form of a name.
+
+    The form is recorded on the concept (``written``: form -> noun/adjective), so the tag
+    check and the record carry it; other instances come back unchanged.
+    """
+    if not instance.single_concept or rate <= 0 or rng.random() >= rate:
+        return instance
+    concept = instance.concepts[0]
+    forms = forms_of_names([concept.name, *concept.synonyms], concept.group)
+    if not forms:
+        return instance
+    form = forms[rng.choice(sorted(forms))]
+    written = concept.model_copy(update={"written": {form.text: form.kind}})
+    return instance.model_copy(update={"mention": form.text, "concepts": [written]})

@@ -1,0 +1,95 @@
+"""Written forms: how text names a concept beyond the KB's own list, and how notes and checks use them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from kgsynth.cypher.cover import mention_instance
+from kgsynth.evaluation.check import check_notes
+from kgsynth.generation.backends import make_backend
+from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.prompt import PromptSettings
+from kgsynth.generation.written_forms import ADJECTIVE, forms_of_names, with_written_form, written_forms
+from kgsynth.graph.memory import MemoryStore
+from kgsynth.graph.model import Concept
+
+
+def texts(name: str, group: str = "Disease") -> dict[str, str]:
+    return {f.text: f.kind for f in written_forms(name, group)}
+
+
+def test_inverted_organ_and_head_rewrites():
+    forms = texts("Neoplasms, Hepatic")
+    assert {"hepatic neoplasms", "liver neoplasms", "liver tumors", "liver tumor", "hepatic tumor"} <= set(forms)
+    assert "Neoplasms, Hepatic" not in forms and "neoplasms hepatic" not in forms
+    assert {"renal failure", "kidney failure"} <= set(texts("Renal Insufficiency"))
+    assert texts("Psychoses, Substance-Induced") == {"substance-induced psychoses": "noun",
+                                                    "substance-induced psychosis": "noun"}
+
+
+def test_adjectives_only_for_one_word_diseases():
+    assert texts("Hypertension")["hypertensive"] == ADJECTIVE
+    assert texts("Cardiotoxicity")["cardiotoxic"] == ADJECTIVE
+    assert texts("Epilepsy")["epileptic"] == ADJECTIVE
+    assert ADJECTIVE not in texts("Diabetes Mellitus").values()
+    assert ADJECTIVE not in texts("Hypertension", "Chemical").values()
+
+
+def test_mass_nouns_acronyms_and_eponyms_kept():
+    assert "hypertensions" not in texts("Hypertension") and "doxorubicins" not in texts("Doxorubicin", "Chemical")
+    assert texts("IL-6", "Gene") == {}
+    assert "Parkinson disease" in texts("Parkinson Disease") and "parkinson disease" not in texts("Parkinson Disease")
+    assert "heart disease" in texts("Heart Diseases")
+
+
+def test_forms_of_names_drop_the_names_themselves():
+    forms = forms_of_names(["Liver Neoplasms", "Liver Tumors"], "Disease")
+    assert "liver tumors" not in forms and "liver neoplasms" not in forms
+    assert "liver tumor" in forms
+
+
+NODE = ["MESH:D006973", "Hypertension", "Disease", ["High Blood Pressure"], []]
+
+
+def test_rate_zero_and_relational_instances_unchanged():
+    instance = mention_instance(NODE, "Hypertension", 0)
+    assert with_written_form(instance, random.Random(0), 0.0) is instance
+    rewritten = with_written_form(instance, random.Random(0), 1.0)
+    assert rewritten.id == instance.id and rewritten.mention != "Hypertension"
+    assert rewritten.concepts[0].written == {rewritten.mention: texts("Hypertension").get(rewritten.mention)
+                                            or "noun"}
+
+
+def test_notes_with_written_forms_are_grounded_and_pass_check(tmp_path: Path):
+    instances = [mention_instance(NODE, "Hypertension", r) for r in range(6)]
+    settings = PromptSettings(written_form_rate=1.0)
+    report = generate(instances, make_backend("template"), tmp_path / "notes", 12, seed=1, settings=settings,
+                      quiet=True)
+    assert (report.written, report.rejected) == (12, 0), report.reject_reasons
+    records = read_notes(tmp_path / "notes")
+    used = set()
+    for record in records:
+        (entity,) = record.entities
+        concept = record.instance.concepts[0]
+        assert entity.concept_id == "MESH:D006973" and entity.text == record.instance.mention
+        assert entity.text in concept.written and entity.text not in ("Hypertension", "High Blood Pressure")
+        assert record.text[entity.start:entity.end] == entity.text
+        if concept.written[entity.text] == ADJECTIVE:  # written before a noun
+            after = record.text[entity.end:].split()[0]
+            assert after in ("patients", "episodes", "effects", "events"), record.text
+        used.add(entity.text)
+    assert "hypertensive" in used
+    store = MemoryStore(tmp_path / "kg.json")
+    store.upsert_concepts([Concept(id="MESH:D006973", name="Hypertension", group="Disease",
+                                   synonyms=["High Blood Pressure"])])
+    assert check_notes(records, store).ungrounded_entities == 0
+    # the same notes naming a form no rule derives are caught
+    wrong = []
+    for record in records[:2]:
+        entity = record.entities[0]
+        junk = "x" * len(entity.text)
+        wrong.append(record.model_copy(update={
+            "text": record.text[:entity.start] + junk + record.text[entity.end:],
+            "entities": [entity.model_copy(update={"text": junk})]}))
+    assert check_notes(wrong, store).ungrounded_entities == 2
