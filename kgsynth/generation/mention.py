@@ -74,8 +74,9 @@ def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
     """The template backend's sentence: a per-group template around the tagged mention."""
     templates = read_yaml("mentions.yaml")
     group, mention = instance.concepts[0].group, mention_surface(instance)
-    if is_adjective(instance):
-        choices = templates.get(f"{group} adjective") or templates["adjective"]
+    kind = instance.concepts[0].written.get(mention)
+    if kind and kind != "noun":  # an adjective form: "hypertensive patients", "cardiotoxic effects"
+        choices = templates.get(f"{group} {kind}") or templates[kind]
     else:
         choices = templates.get(group) or templates["Other"]
     return rng.choice(choices).format(concept=tag(mention, 0))
@@ -83,7 +84,7 @@ def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
 
 def is_adjective(instance: MotifInstance) -> bool:
     """The mention is a written adjective form ("hypertensive"), to be written before a noun."""
-    return instance.concepts[0].written.get(mention_surface(instance)) == "adjective"
+    return instance.concepts[0].written.get(mention_surface(instance), "noun").endswith("adjective")
 
 
 def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:

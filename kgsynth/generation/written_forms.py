@@ -10,7 +10,8 @@ still grounded to the concept's id. The rules, with word lists in ``prompts/writ
 * ``uninverted``: MeSH's "Neoplasms, Hepatic" -> "hepatic neoplasms";
 * ``lower case``: every word but acronyms and symbols ("DNA", "IL-6");
 * ``number``: the head (last) word singular <-> plural ("neoplasm", "tumors");
-* ``organ noun``: an organ adjective written as its noun ("hepatic" -> "liver");
+* ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
+  "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
 * ``head synonym``: "neoplasms" -> "tumors", "insufficiency" -> "failure";
 * ``adjective``: a one-word disease as the adjective written before a noun
   ("hypertension" -> "hypertensive", used in adjective templates: "hypertensive patients").
@@ -28,13 +29,15 @@ from functools import lru_cache
 
 from kgsynth.cypher.instance import MotifInstance
 
-NOUN, ADJECTIVE = "noun", "adjective"
+#: Kinds of written form: a noun, an adjective written before patients/episodes/changes
+#: ("hypertensive"), one written before effects ("cardiotoxic").
+NOUN, ADJECTIVE, EFFECT_ADJECTIVE = "noun", "adjective", "effect adjective"
 _WORD = re.compile(r"[A-Za-z]+")
 
 
 @dataclass(frozen=True)
 class WrittenForm:
-    """One way to write a name: the text, noun or adjective, and the rules that made it."""
+    """One way to write a name: the text, its kind (noun or adjective), and the rules that made it."""
 
     text: str
     kind: str
@@ -65,11 +68,16 @@ def _lower(text: str) -> str:
 
 
 def _uninvert(name: str) -> str:
-    """ "Carcinoma, Squamous Cell" -> "Squamous Cell Carcinoma"; other names as they are."""
+    """ "Carcinoma, Squamous Cell" -> "Squamous Cell Carcinoma"; a part that opens with a lower-case
+    word stays after the head ("Pneumonia, Atypical Interstitial, of Cattle" -> "Atypical Interstitial
+    Pneumonia of Cattle"); other names as they are."""
     parts = [p.strip() for p in name.split(", ")]
     if len(parts) < 2 or any(not p or any(c.isdigit() for c in p) for p in parts):
         return name
-    return " ".join(reversed(parts))
+    head, rest = parts[0], parts[1:]
+    modifiers = [p for p in rest if not p[0].islower()]
+    tails = [p for p in rest if p[0].islower()]
+    return " ".join([*reversed(modifiers), head, *tails])
 
 
 def _plural(word: str) -> str:
@@ -94,16 +102,24 @@ def _singular(word: str) -> str | None:
     return None
 
 
-def _number(text: str) -> str | None:
-    """The head word's other number: any plural made singular; only countable heads made plural."""
+def _number(text: str, group: str) -> str | None:
+    """The head word's other number: countable disease heads, and chemical class names made singular."""
     words = text.split()
     head = words[-1]
-    if not _WORD.fullmatch(head) or len(head) < 4 or _is_acronym(head):
-        return None
+    if not _WORD.fullmatch(head) or len(head) < 4 or _is_acronym(head) or "and" in words:
+        return None  # "indicators and reagents": the number belongs to both
+    heads = _tables()["countable_heads"]
     if head.endswith("s"):
-        flipped = _singular(head)
+        single = _singular(head)
+        if single is None:
+            return None
+        if group == "Chemical":
+            ok = head.lower().endswith(tuple(_tables()["chemical_plurals"]))
+        else:
+            ok = single.lower() in heads["plural"] or single.lower() in heads["singular"]
+        flipped = single if ok else None
     else:
-        flipped = _plural(head) if head.lower() in _tables()["countable_heads"] else None
+        flipped = _plural(head) if head.lower() in heads["plural"] else None
     return " ".join([*words[:-1], flipped]) if flipped else None
 
 
@@ -118,12 +134,15 @@ def _swap_words(text: str, table: dict[str, str | list[str]], last_only: bool) -
     return out
 
 
-def _adjective(text: str) -> str | None:
+def _adjective(text: str) -> tuple[str, str] | None:
+    """(adjective, kind) of a one-word disease name, kind :data:`ADJECTIVE` or :data:`EFFECT_ADJECTIVE`."""
     if " " in text or not _WORD.fullmatch(text) or len(text) < 6:
         return None
-    for ending, adjective in _tables()["adjective_endings"]:
+    for ending, adjective, before in _tables()["adjective_endings"]:
+        if ending == "osis" and len(text) > _tables()["max_osis_letters"]:
+            continue
         if text.endswith(ending):
-            return text[: -len(ending)] + adjective
+            return text[: -len(ending)] + adjective, EFFECT_ADJECTIVE if before == "effect" else ADJECTIVE
     return None
 
 
@@ -142,14 +161,16 @@ def written_forms(name: str, group: str) -> list[WrittenForm]:
 
     add(base, NOUN, rules)
     nouns = [(base, rules)]
-    nouns += [(t, (*rules, "organ noun")) for t in _swap_words(base, tables["organ_nouns"], last_only=False)]
+    if base.split()[-1].lower() in tables["organ_heads"]:
+        nouns += [(t, (*rules, "organ noun")) for t in _swap_words(base, tables["organ_nouns"], last_only=False)]
     nouns += [(t, (*r, "head synonym")) for b, r in list(nouns) for t in
               _swap_words(b, tables["head_synonyms"], last_only=True)]
     for text, made in nouns:
         add(text, NOUN, made)
-        add(_number(text), NOUN, (*made, "number"))
-    if group in ("Disease", "Phenotype"):
-        add(_adjective(base), ADJECTIVE, (*rules, "adjective"))
+        add(_number(text, group), NOUN, (*made, "number"))
+    adjective = _adjective(base) if group in ("Disease", "Phenotype") else None
+    if adjective:
+        add(adjective[0], adjective[1], (*rules, "adjective"))
     return list(forms.values())
 
 

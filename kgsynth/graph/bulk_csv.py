@@ -53,7 +53,7 @@ _LISTS = {"concept": ("synonyms", "semantic_types", "xrefs", "provenance"),
 
 
 def _check(con) -> bool:
-    """Refuse a list item holding the delimiter; True when some value holds a line break."""
+    """Refuse a list item holding the delimiter; True when some value holds a line break (one scan a table)."""
     tables = (("merged_concepts", "id", "concept", "id || name || grp"),
               ("merged_relations", "subject || ' ' || type || ' ' || object", "relation",
                "subject || object || novelty"))
@@ -61,14 +61,15 @@ def _check(con) -> bool:
     for table, key, what, scalars in tables:
         # Items joined with U+001E: the joined text holds U+001F only if an item does.
         lists = " || chr(30) || ".join(f"array_to_string({c}, chr(30))" for c in _LISTS[what])
-        hit = con.execute(f"SELECT {key} FROM {table} WHERE contains({lists}, chr(31)) LIMIT 1").fetchall()  # noqa: S608
-        if hit:
+        text = f"{scalars} || {lists}"
+        (delimiter, breaks), = con.execute(
+            f"SELECT bool_or(contains({lists}, chr(31))), bool_or(contains({text}, chr(10)) "  # noqa: S608
+            f"OR contains({text}, chr(13))) FROM {table}").fetchall()
+        if delimiter:
+            hit = con.execute(f"SELECT {key} FROM {table} WHERE contains({lists}, chr(31)) LIMIT 1").fetchall()  # noqa: S608
             raise InputError(f"{what} {hit[0][0]}: a value contains U+001F, which the bulk path uses as its list "
                              "delimiter; load this source with the MERGE loader (without --bulk)")
-        text = f"{scalars} || {lists}"
-        multiline = multiline or bool(con.execute(
-            f"SELECT 1 FROM {table} WHERE contains({text}, chr(10)) OR contains({text}, chr(13)) LIMIT 1"  # noqa: S608
-        ).fetchall())
+        multiline = multiline or bool(breaks)
     return multiline
 
 
@@ -76,9 +77,11 @@ def _joined(column: str) -> str:
     return f"nullif(array_to_string({column}, chr(31)), '')"
 
 
+_CSV = "FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULL ''"
+
+
 def _copy(con, select: str, path: Path) -> None:
-    con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
-                "ESCAPE '\"', NULL '')")
+    con.execute(f"COPY ({select}) TO '{path}' ({_CSV})")
 
 
 def write_csv(con, folder: Path) -> CsvFiles:
