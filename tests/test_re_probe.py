@@ -216,3 +216,17 @@ def test_tiny_re_benchmark_rows_cache_and_kgsynth_evaluate_agree(shared_data: Pa
     assert scored.returncode == 0, scored.stderr[-1000:]
     relaxed = json.loads(scored.stdout)["relation"]["relaxed"]["micro"]
     assert relaxed["f1"] == pytest.approx(row["micro_f1"]) and relaxed["recall"] == pytest.approx(row["micro_recall"])
+
+
+def test_feature_cache_key_follows_the_feature_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changed feature code must not reuse features cached by the old code."""
+    import kgsynth.evaluation.re_probe as probe
+
+    tokenizer, model = probe.load_encoder()
+    records = [_doc1(), _doc2()]
+    first = probe.prepare(records, tokenizer, model, max_len=64, cache_dir=tmp_path)
+    again = probe.prepare(records, tokenizer, model, max_len=64, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("re-features-*.npy"))) == 1 and (first.x == again.x).all()
+    monkeypatch.setattr(probe, "_feature_code", lambda: "a changed pair_vector")
+    probe.prepare(records, tokenizer, model, max_len=64, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("re-features-*.npy"))) == 2

@@ -541,13 +541,15 @@ def prepare(
 ) -> Corpus:
     """Pairs and their features for ``records``; with ``cache_dir``, features are reused across runs.
 
-    The cache key is a hash of every record (text, entities, relations) and ``max_len``, so a
-    changed corpus or setting is encoded afresh.
+    The cache key is a hash of every record (text, entities, relations), ``max_len``, the
+    encoder and the feature code itself (:func:`_feature_code`), so a changed corpus, setting or
+    feature function is encoded afresh.
     """
     pairs = build_pairs(records)
     path = None
     if cache_dir is not None:
-        digest = hashlib.sha1(f"{max_len}|{MARKER}|{model.config.hidden_size}".encode())
+        name = getattr(model.config, "_name_or_path", "")
+        digest = hashlib.sha1(f"{max_len}|{MARKER}|{model.config.hidden_size}|{name}|{_feature_code()}".encode())
         for r in records:
             digest.update(r.model_dump_json(include={"text", "entities", "relations"}).encode("utf-8"))
         path = Path(cache_dir) / f"re-features-{digest.hexdigest()[:20]}.npy"
@@ -563,6 +565,13 @@ def prepare(
         np.save(tmp, x)
         tmp.replace(path)
     return Corpus(records=list(records), pairs=pairs, x=x)
+
+
+def _feature_code() -> str:
+    """The source of the functions that turn documents into pair features (part of the cache key)."""
+    import inspect
+
+    return "".join(inspect.getsource(f) for f in (encode_documents, pair_vector, pair_matrix))
 
 
 def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:
