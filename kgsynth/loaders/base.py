@@ -111,8 +111,9 @@ class LoadContext:
             if self._rejects is None:
                 self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
                 self._rejects = open(self.rejects_path, "w", encoding="utf-8")  # noqa: SIM115
+            why = f"{reason}: {' '.join(detail.split())}" if detail else reason  # counted by reason alone
             for text in raw.rstrip("\n").split("\n"):  # a skipped document keeps all its lines
-                self._rejects.write(f"{where}\t{reason}\t{text}\n")
+                self._rejects.write(f"{where}\t{why}\t{text}\n")
 
     def skip(self, reason: str, n: int = 1) -> None:
         """A well-formed row deliberately left out (filtered), counted by reason."""

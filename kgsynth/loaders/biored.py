@@ -45,10 +45,21 @@ def _reporter(path: Path, ctx: LoadContext):
     """``--skip-bad`` for corpora: a malformed document is skipped whole, counted and kept in rejects."""
 
     def report(error: InputError, line: int | str | None, raw: str) -> None:
-        ctx.read()
-        ctx.bad(path, line, raw, "malformed document")  # lenient only: strict reads raise the reader's error
+        ctx.read()  # lenient only: strict reads raise the reader's error; the rejects row keeps its message
+        ctx.bad(path, line, raw, "malformed document", _without_location(str(error), path))
 
     return report
+
+
+def _without_location(message: str, path: Path) -> str:
+    """The reader's message without its ``path:line:`` prefix (the rejects row names the place itself)."""
+    prefix = str(path)
+    if message.startswith(prefix):
+        message = message[len(prefix):].lstrip(":, ")
+        head, sep, rest = message.partition(": ")
+        if sep and (head.isdigit() or head.startswith(("line ", "documents[", "<"))):
+            message = rest
+    return message
 
 
 class CorpusLoader(Loader):
