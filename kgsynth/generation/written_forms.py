@@ -13,6 +13,8 @@ still grounded to the concept's id. The rules, with word lists in ``prompts/writ
 * ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
   "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
 * ``head synonym``: "neoplasms" -> "tumors", "insufficiency" -> "failure";
+* ``modifier``: a course or severity word before a disease ("chronic renal failure"), one per
+  name (chosen by the name's hash), as text names a concept inside a longer span;
 * ``adjective``: a one-word disease as the adjective written before a noun
   ("hypertension" -> "hypertensive", used in adjective templates: "hypertensive patients").
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -168,6 +171,10 @@ def written_forms(name: str, group: str) -> list[WrittenForm]:
     for text, made in nouns:
         add(text, NOUN, made)
         add(_number(text, group), NOUN, (*made, "number"))
+    if group == "Disease" and base.split()[0].lower() not in tables["disease_modifiers"]:
+        modifiers = tables["disease_modifiers"]
+        modifier = modifiers[zlib.crc32(name.encode("utf-8")) % len(modifiers)]
+        add(f"{modifier} {base}", NOUN, (*rules, "modifier"))
     adjective = _adjective(base) if group in ("Disease", "Phenotype") else None
     if adjective:
         add(adjective[0], adjective[1], (*rules, "adjective"))
