@@ -202,3 +202,20 @@ def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
     assert report.pairs == 12 and report.steps == 6 and (tmp_path / "model" / "config.json").is_file()
     linker = BiEncoderLinker(indexes, model=tmp_path / "model")
     assert linker.rank([mention("tylenol", "Chemical")], k=1) == [["MESH:D000082"]]
+
+
+def test_generated_mention_naming_another_concept_is_not_a_training_pair(kb: MemoryStore):
+    """A written form that is exactly another concept's name would teach the wrong id."""
+    from kgsynth.cypher.cover import mention_instance
+    from kgsynth.linking.train import training_pairs
+
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+
+    def note(instance=None):  # noqa: ANN001, ANN202
+        return NoteRecord(id="g" if instance else "c", text="She took Paracetamol.", instance=instance, entities=[
+            Entity(id="T1", start=9, end=20, text="Paracetamol", type="Chemical", concept_id="MESH:D008687")])
+
+    generated = note(mention_instance(["MESH:D008687", "Metformin", "Chemical", [], []], "Metformin", 0))
+    assert training_pairs([generated], indexes, with_context=False) == ([], 1)
+    pairs, unknown = training_pairs([note()], indexes, with_context=False)  # a corpus's gold is kept as gold
+    assert unknown == 0 and [p[2] for p in pairs] == ["MESH:D008687"]

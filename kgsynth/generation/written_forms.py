@@ -13,7 +13,7 @@ still grounded to the concept's id. The rules, with word lists in ``prompts/writ
 * ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
   "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
 * ``head synonym``: "neoplasms" -> "tumors", "insufficiency" -> "failure";
-* ``modifier``: a course or severity word before a disease ("chronic renal failure"), one per
+* ``modifier``: a severity or course word before a disease ("severe hypertension"), one per
   name (chosen by the name's hash), as text names a concept inside a longer span;
 * ``adjective``: a one-word disease as the adjective written before a noun
   ("hypertension" -> "hypertensive", used in adjective templates: "hypertensive patients").

@@ -39,10 +39,15 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
     The name is the concept's preferred name, unless the mention already is that name: then
     it is another of the concept's names (chosen with ``seed``), so that a note naming a
     concept by its preferred name still teaches a synonym (SapBERT's lesson: identical pairs
-    teach a bi-encoder nothing, synonym pairs are what it learns from).
+    teach a bi-encoder nothing, synonym pairs are what it learns from). A generated note's
+    mention that is exactly a name of *another* concept of the index is left out (counted with
+    the unknown ones): a written form can collide with a more specific concept's name.
     """
+    records = list(records)
+    generated = {r.id for r in records if r.instance is not None}
     rng = random.Random(seed)
     names_of: dict[str, dict[str, list[str]]] = {}
+    owners_of: dict[str, dict[str, set[str]]] = {}
     pairs, unknown = [], 0
     for mention in mentions_of(records):
         index = indexes.get(mention.group)
@@ -50,13 +55,20 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
         if gold is None:
             unknown += 1
             continue
+        by_id = names_of.get(index.group)
+        if by_id is None:
+            by_id, owners = names_of[index.group], owners_of[index.group] = {}, {}
+            for name, cid in zip(index.names, index.ids, strict=True):
+                by_id.setdefault(cid, []).append(name)
+                owners.setdefault(normalize(name), set()).add(cid)
+        owners = owners_of[index.group].get(normalize(mention.text), set())
+        if owners and gold not in owners and mention.doc in generated:
+            # A generated form that is another concept's name ("severe combined immunodeficiency"
+            # written for Combined Immunodeficiency) would teach the wrong answer: left out.
+            unknown += 1
+            continue
         target = index.preferred[gold]
         if normalize(target) == normalize(mention.text):
-            by_id = names_of.get(index.group)
-            if by_id is None:
-                by_id = names_of[index.group] = {}
-                for name, cid in zip(index.names, index.ids, strict=True):
-                    by_id.setdefault(cid, []).append(name)
             others = [n for n in by_id.get(gold, []) if normalize(n) != normalize(mention.text)]
             target = rng.choice(others) if others else target
         pairs.append((query_text(mention, with_context), target, gold))
