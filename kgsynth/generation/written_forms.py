@@ -8,7 +8,8 @@ note may name its concept by a *written form*: a deterministic rewrite of one of
 still grounded to the concept's id. The rules, with word lists in ``prompts/written_forms.yaml``:
 
 * ``uninverted``: MeSH's "Neoplasms, Hepatic" -> "hepatic neoplasms";
-* ``lower case``: every word but acronyms and symbols ("DNA", "IL-6");
+* ``lower case``: every word but acronyms and symbols ("DNA", "IL-6") and an eponym before
+  "Disease"/"Syndrome" ("Parkinson disease");
 * ``number``: the head (last) word singular <-> plural ("neoplasm", "tumors");
 * ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
   "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
