@@ -22,7 +22,8 @@ class InstanceConcept(BaseModel):
     synonyms: list[str] = Field(default_factory=list)
     xrefs: list[str] = Field(default_factory=list)
     #: Forms the note may use beyond the KB's names, derived from them by the written-form rules
-    #: (``kgsynth.generation.written_forms``): form -> "noun" or "adjective". Not KB names.
+    #: (``kgsynth.generation.written_forms``): form -> its kind ("noun", "adjective", "effect adjective").
+    #: Not KB names; only single-concept instances get one, at generation time.
     written: dict[str, str] = Field(default_factory=dict)
 
 
