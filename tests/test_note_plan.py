@@ -95,3 +95,26 @@ def test_generate_cli_reports_the_plan_and_resumes_it(tmp_path: Path) -> None:
     assert again["skipped_done"] == 20 and again["written"] == 0
     other = subprocess.run([*cmd[:-1], "--seed", "9", "--json"], env=env, capture_output=True, text=True)
     assert other.returncode != 0 and "another note plan" in other.stderr
+
+
+def test_single_concept_instances_are_covered_once_not_balanced() -> None:
+    """Coverage samples mix mention instances (no fact) with relational ones: each mention gets one
+    note when n is the number of instances, the relational ones are balanced among themselves."""
+    from kgsynth.cypher.cover import mention_instance
+    from kgsynth.generation.note_plan import MENTION_TYPE
+
+    relational = _instances({"TREATS": 3, "CAUSES": 1})
+    mentions = [mention_instance([f"MESH:D{i:06d}", f"Concept {i}", "Disease", [], []], f"Concept {i}", 0)
+                for i in range(12)]
+    mixed = mentions[:6] + relational + mentions[6:]
+    plan = plan_notes(mixed, len(mixed), "relation_type", max_notes_per_fact=10, seed=1)
+    counts = Counter(plan.schedule)
+    assert all(counts[mixed.index(m)] == 1 for m in mentions)
+    by_type = {t.type: t.notes for t in plan.types}
+    assert by_type[MENTION_TYPE] == 12 and by_type["TREATS"] == by_type["CAUSES"] == 2
+    assert plan.max_min_ratio == 1.0  # over relation types only
+    first_half = plan.schedule[: len(mixed) // 2]
+    assert any(mixed[i].single_concept for i in first_half) and not all(mixed[i].single_concept for i in first_half)
+    only = plan_notes(mentions, 24, "relation_type", seed=1)
+    assert Counter(only.schedule) == Counter({i: 2 for i in range(12)})
+    assert anchor_type(mentions[0]) == MENTION_TYPE

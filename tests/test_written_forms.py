@@ -115,3 +115,29 @@ def test_notes_with_written_forms_are_grounded_and_pass_check(tmp_path: Path):
             "text": record.text[:entity.start] + junk + record.text[entity.end:],
             "entities": [entity.model_copy(update={"text": junk})]}))
     assert check_notes(wrong, store).ungrounded_entities == 2
+
+
+def test_cli_written_form_rate(tmp_path: Path):
+    """``generate --written-form-rate 0`` writes KB names only; 1 a written form wherever a rule gives one."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from kgsynth.cli import app
+
+    instances = tmp_path / "instances.jsonl"
+    instances.write_text("".join(mention_instance(NODE, "Hypertension", r).model_dump_json() + "\n"
+                                 for r in range(4)), encoding="utf-8")
+    used = {}
+    for rate in ("0", "1"):
+        out = tmp_path / f"notes-{rate}"
+        result = CliRunner().invoke(app, ["generate", "--instances", str(instances), "--out", str(out), "--backend",
+                                          "template", "--n", "4", "--written-form-rate", rate, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["written"] == 4
+        used[rate] = {r.entities[0].text for r in read_notes(out)}
+    assert used["0"] == {"Hypertension"}
+    assert used["1"] and not used["1"] & {"Hypertension", "High Blood Pressure"}
+    bad = CliRunner().invoke(app, ["generate", "--instances", str(instances), "--out", str(tmp_path / "x"),
+                                   "--backend", "template", "--written-form-rate", "2"])
+    assert bad.exit_code != 0 and "between 0 and 1" in " ".join(bad.output.split())

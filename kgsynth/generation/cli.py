@@ -92,6 +92,10 @@ def generate_command(
     note_style: Annotated[NoteStyle, typer.Option(
         "--note-style", help="fact: a note per sampled instance; abstract: 4-10 sentences combining it with "
         "companion facts and unrelated (distractor) concepts.")] = NoteStyle.fact,
+    written_form_rate: Annotated[float | None, typer.Option(
+        "--written-form-rate", help="Share of single-concept notes naming their concept by a written form "
+        "('liver tumors' for Neoplasms, Hepatic) instead of a KB name; default from the prompt settings "
+        "(0.5).")] = None,
     json: Json = False,
 ) -> None:
     """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
@@ -103,13 +107,18 @@ def generate_command(
 
     if n < 0 or concurrency < 1 or max_attempts < 1 or best_of < 1 or max_words < 1:
         raise ConfigError("--n must be >= 0, --concurrency, --max-attempts, --best-of and --max-words >= 1")
+    if written_form_rate is not None and not 0 <= written_form_rate <= 1:
+        raise ConfigError(f"--written-form-rate must be between 0 and 1, got {written_form_rate}")
+    settings = load_settings(prompt_config)
+    if written_form_rate is not None:
+        settings = settings.model_copy(update={"written_form_rate": written_form_rate})
     items = read_instances(instances)
     plan = plan_notes(items, n, balance.value, max_notes_per_fact, seed)
     if not json:
         _print_plan(plan)
     writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_words,
                                                            price_in, price_out, schema_mode, lexicon))
-    report = generate(items, writer, out, n, seed=seed, settings=load_settings(prompt_config),
+    report = generate(items, writer, out, n, seed=seed, settings=settings,
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
                       shard_size=shard_size, quiet=json, best_of=best_of, plan=plan, note_style=note_style.value)
     data = report.model_dump(mode="json")

@@ -57,8 +57,14 @@ class NotePlan(BaseModel):
     schedule: list[int] = Field(default_factory=list, exclude=True)
 
 
+#: The plan's "type" of single-concept (mention) instances, which have no fact.
+MENTION_TYPE = "(mention)"
+
+
 def anchor_type(instance: MotifInstance) -> str:
     """The relation type an instance was sampled for (its stratum's type, else its first fact's)."""
+    if instance.single_concept:
+        return MENTION_TYPE
     stratum = instance.stratum.split("|", 1)[0] if instance.stratum else ""
     types = {r.type for r in instance.relations}
     return stratum if stratum in types else instance.relations[0].type
@@ -114,7 +120,7 @@ def plan_notes(
     if balance == "none":
         plan.schedule = [k % len(instances) for k in range(n)]
     else:
-        plan.schedule = _balanced(instances, n, max_notes_per_fact, seed, plan)
+        plan.schedule = _with_mentions(instances, n, max_notes_per_fact, seed, plan)
     plan.planned = len(plan.schedule)
     counts: dict[str, list[int]] = {}
     for idx in plan.schedule:
@@ -131,10 +137,32 @@ def plan_notes(
             plan.types.append(TypePlan(type=t, facts=len(facts[t]), notes=len(jobs),
                                        max_notes_per_fact=max(per.values(), default=0),
                                        notes_per_fact=round(len(jobs) / len(facts[t]), 2), capped=False))
-    notes = [t.notes for t in plan.types]
+    notes = [t.notes for t in plan.types if t.type != MENTION_TYPE]
     if len(notes) >= 2:
         plan.max_min_ratio = round(max(notes) / min(notes), 2) if min(notes) else None
     return plan
+
+
+def _with_mentions(instances: Sequence[MotifInstance], n: int, cap: int, seed: int, plan: NotePlan) -> list[int]:
+    """Single-concept instances are coverage, not facts to balance: each gets its share of ``n``
+    (one note each when ``n`` is the number of instances), the relational ones are balanced.
+    """
+    mentions = [i for i, inst in enumerate(instances) if inst.single_concept]
+    if not mentions:
+        return _balanced(instances, n, cap, seed, plan)
+    relational = [i for i, inst in enumerate(instances) if not inst.single_concept]
+    n_mention = n if not relational else round(n * len(mentions) / len(instances))
+    mention_jobs = [mentions[k % len(mentions)] for k in range(n_mention)]
+    plan.types.append(TypePlan(type=MENTION_TYPE, facts=len({instances[i].id for i in mentions}), notes=n_mention,
+                               max_notes_per_fact=-(-n_mention // len(mentions)) if n_mention else 0,
+                               notes_per_fact=round(n_mention / len(mentions), 2), capped=False))
+    if not relational:
+        return mention_jobs
+    sub = _balanced([instances[i] for i in relational], n - n_mention, cap, seed, plan)
+    # Interleave by position so that any prefix of the plan holds both kinds in proportion.
+    keyed = [((k + 0.5) / len(mention_jobs), 0, idx) for k, idx in enumerate(mention_jobs)]
+    keyed += [((k + 0.5) / len(sub), 1, relational[j]) for k, j in enumerate(sub)]
+    return [idx for *_, idx in sorted(keyed)]
 
 
 def _balanced(
