@@ -48,6 +48,8 @@ def test_adjectives_only_for_one_word_diseases():
 def test_mass_nouns_acronyms_and_eponyms_kept():
     assert "hypertensions" not in texts("Hypertension") and "doxorubicins" not in texts("Doxorubicin", "Chemical")
     assert texts("IL-6", "Gene") == {}
+    assert "human T lymphotropic virus infections" in texts("Human T Lymphotropic Virus Infections")
+    assert "X-Linked agammaglobulinemia" in texts("X-Linked Agammaglobulinemia")
     assert "Parkinson disease" in texts("Parkinson Disease") and "parkinson disease" not in texts("Parkinson Disease")
     assert "heart disease" in texts("Heart Diseases") and "Parkinson diseases" not in texts("Parkinson Disease")
     assert "hepatitide" not in texts("Hepatitides") and texts("Cidifos", "Chemical") == {"cidifos": "noun"}

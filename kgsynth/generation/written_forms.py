@@ -56,7 +56,8 @@ def _tables() -> dict:
 
 
 def _is_acronym(word: str) -> bool:
-    return bool(re.search(r"[A-Z]{2}|[0-9]", word))
+    """ "DNA", "IL-6", and a single capital letter ("T", "X-Linked", "B-Cell"): kept as written."""
+    return bool(re.search(r"[A-Z]{2}|[0-9]|^[A-Z](?:-|$)", word))
 
 
 def _lower(text: str) -> str:
