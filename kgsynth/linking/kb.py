@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from kgsynth.cypher.cover import SliceSpec, mention_names, slice_concepts
 from kgsynth.errors import ConfigError
@@ -26,7 +27,10 @@ def normalize(name: str) -> str:
 
 @dataclass
 class NameIndex:
-    """Names of one group's concepts: ``names[i]`` belongs to ``ids[i]``; ``preferred`` per id."""
+    """Names of one group's concepts: ``names[i]`` belongs to ``ids[i]``; ``preferred`` per id.
+
+    Filled once (:func:`build_index`); the lookup tables below are computed on first use and kept.
+    """
 
     group: str
     names: list[str] = field(default_factory=list)
@@ -39,6 +43,24 @@ class NameIndex:
     @property
     def concepts(self) -> int:
         return len(self.preferred)
+
+    @cached_property
+    def ids_by_name(self) -> dict[str, list[str]]:
+        """Normalized name -> the concepts that have it, in index order (the dictionary's table)."""
+        table: dict[str, list[str]] = {}
+        for name, cid in zip(self.names, self.ids, strict=True):
+            ids = table.setdefault(normalize(name), [])
+            if cid not in ids:
+                ids.append(cid)
+        return table
+
+    @cached_property
+    def names_by_id(self) -> dict[str, list[str]]:
+        """Concept id -> its names in the index, in index order."""
+        table: dict[str, list[str]] = {}
+        for name, cid in zip(self.names, self.ids, strict=True):
+            table.setdefault(cid, []).append(name)
+        return table
 
 
 def build_index(store: GraphStore, group: str, prefix: str = "", max_names: int | None = None) -> NameIndex:

@@ -44,14 +44,7 @@ class DictionaryLinker(Linker):
 
     def __init__(self, indexes: dict[str, NameIndex]) -> None:
         super().__init__(indexes)
-        self._maps: dict[str, dict[str, list[str]]] = {}
-        for group, index in indexes.items():
-            table: dict[str, list[str]] = {}
-            for name, cid in zip(index.names, index.ids, strict=True):
-                ids = table.setdefault(normalize(name), [])
-                if cid not in ids:
-                    ids.append(cid)
-            self._maps[group] = table
+        self._maps = {group: index.ids_by_name for group, index in indexes.items()}
 
     def rank(self, mentions: list[LinkMention], k: int = 5,
              on_progress: Callable[[int], None] | None = None) -> list[list[str]]:

@@ -46,8 +46,6 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
     records = list(records)
     generated = {r.id for r in records if r.instance is not None}
     rng = random.Random(seed)
-    names_of: dict[str, dict[str, list[str]]] = {}
-    owners_of: dict[str, dict[str, set[str]]] = {}
     pairs, unknown = [], 0
     for mention in mentions_of(records):
         index = indexes.get(mention.group)
@@ -55,13 +53,7 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
         if gold is None:
             unknown += 1
             continue
-        by_id = names_of.get(index.group)
-        if by_id is None:
-            by_id, owners = names_of[index.group], owners_of[index.group] = {}, {}
-            for name, cid in zip(index.names, index.ids, strict=True):
-                by_id.setdefault(cid, []).append(name)
-                owners.setdefault(normalize(name), set()).add(cid)
-        owners = owners_of[index.group].get(normalize(mention.text), set())
+        owners = index.ids_by_name.get(normalize(mention.text), [])
         if owners and gold not in owners and mention.doc in generated:
             # A generated form that is another concept's name ("severe combined immunodeficiency"
             # written for Combined Immunodeficiency) would teach the wrong answer: left out.
@@ -69,7 +61,7 @@ def training_pairs(records: Iterable[NoteRecord], indexes: dict[str, NameIndex],
             continue
         target = index.preferred[gold]
         if normalize(target) == normalize(mention.text):
-            others = [n for n in by_id.get(gold, []) if normalize(n) != normalize(mention.text)]
+            others = [n for n in index.names_by_id.get(gold, []) if normalize(n) != normalize(mention.text)]
             target = rng.choice(others) if others else target
         pairs.append((query_text(mention, with_context), target, gold))
     return pairs, unknown
