@@ -73,18 +73,17 @@ def tagged_mention_from_json(raw: str) -> str:
 def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
     """The template backend's sentence: a per-group template around the tagged mention."""
     templates = read_yaml("mentions.yaml")
-    group, mention = instance.concepts[0].group, mention_surface(instance)
-    kind = instance.concepts[0].written.get(mention)
-    if kind and kind != "noun":  # an adjective form: "hypertensive patients", "cardiotoxic effects"
+    group, kind = instance.concepts[0].group, mention_kind(instance)
+    if kind != "noun":  # an adjective form: "hypertensive patients", "cardiotoxic effects"
         choices = templates.get(f"{group} {kind}") or templates[kind]
     else:
         choices = templates.get(group) or templates["Other"]
-    return rng.choice(choices).format(concept=tag(mention, 0))
+    return rng.choice(choices).format(concept=tag(mention_surface(instance), 0))
 
 
-def is_adjective(instance: MotifInstance) -> bool:
-    """The mention is a written adjective form ("hypertensive"), to be written before a noun."""
-    return instance.concepts[0].written.get(mention_surface(instance), "noun").endswith("adjective")
+def mention_kind(instance: MotifInstance) -> str:
+    """ "noun", or the kind of adjective a written form is ("hypertensive": written before a noun)."""
+    return instance.concepts[0].written.get(mention_surface(instance), "noun")
 
 
 def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
@@ -101,9 +100,10 @@ def mention_prompt(instance: MotifInstance, note_type: str, demographics: dict[s
     """The prompt of a single-concept instance (``prompts/mention_note.j2``)."""
     concept = instance.concepts[0]
     mention = mention_surface(instance)
+    example_line = (f"The patient has a history of {tag(mention, 0)}." if mention_kind(instance) == "noun"
+                    else f"The {tag(mention, 0)} patients were followed up.")
     text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
                   exemplar=example, concept=concept, mention=mention, label=slot_label(0),
-                  tagged_example=(f"The {tag(mention, 0)} patients were followed up." if is_adjective(instance)
-                                  else f"The patient has a history of {tag(mention, 0)}."))
+                  tagged_example=example_line)
     header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
     return Prompt(text=text, note_type=note_type, demographics=demographics, facts=[], header=header)

@@ -41,11 +41,10 @@ _WORD = re.compile(r"[A-Za-z]+")
 
 @dataclass(frozen=True)
 class WrittenForm:
-    """One way to write a name: the text, its kind (noun or adjective), and the rules that made it."""
+    """One way to write a name: the text and its kind (:data:`NOUN`, :data:`ADJECTIVE`, ...)."""
 
     text: str
     kind: str
-    rules: tuple[str, ...]
 
 
 @lru_cache(maxsize=1)
@@ -157,29 +156,25 @@ def written_forms(name: str, group: str) -> list[WrittenForm]:
     base = _lower(_uninvert(" ".join(name.split())))
     if not base:
         return []
-    rules = ("uninverted", "lower case") if base != _lower(name) else ("lower case",)
     forms: dict[str, WrittenForm] = {}
 
-    def add(text: str | None, kind: str, made: tuple[str, ...]) -> None:
+    def add(text: str | None, kind: str = NOUN) -> None:
         if text and text != name and text not in forms:
-            forms[text] = WrittenForm(text, kind, made)
+            forms[text] = WrittenForm(text, kind)
 
-    add(base, NOUN, rules)
-    nouns = [(base, rules)]
+    nouns = [base]
     if base.split()[-1].lower() in tables["organ_heads"]:
-        nouns += [(t, (*rules, "organ noun")) for t in _swap_words(base, tables["organ_nouns"], last_only=False)]
-    nouns += [(t, (*r, "head synonym")) for b, r in list(nouns) for t in
-              _swap_words(b, tables["head_synonyms"], last_only=True)]
-    for text, made in nouns:
-        add(text, NOUN, made)
-        add(_number(text, group), NOUN, (*made, "number"))
+        nouns += _swap_words(base, tables["organ_nouns"], last_only=False)
+    nouns += [t for b in list(nouns) for t in _swap_words(b, tables["head_synonyms"], last_only=True)]
+    for text in nouns:
+        add(text)
+        add(_number(text, group))
     if group == "Disease" and base.split()[0].lower() not in tables["disease_modifiers"]:
         modifiers = tables["disease_modifiers"]
-        modifier = modifiers[zlib.crc32(name.encode("utf-8")) % len(modifiers)]
-        add(f"{modifier} {base}", NOUN, (*rules, "modifier"))
+        add(f"{modifiers[zlib.crc32(name.encode('utf-8')) % len(modifiers)]} {base}")
     adjective = _adjective(base) if group in ("Disease", "Phenotype") else None
     if adjective:
-        add(adjective[0], adjective[1], (*rules, "adjective"))
+        add(*adjective)
     return list(forms.values())
 
 
