@@ -77,11 +77,9 @@ def _joined(column: str) -> str:
     return f"nullif(array_to_string({column}, chr(31)), '')"
 
 
-_CSV = "FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULL ''"
-
-
 def _copy(con, select: str, path: Path) -> None:
-    con.execute(f"COPY ({select}) TO '{path}' ({_CSV})")
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
+                "ESCAPE '\"', NULL '')")
 
 
 def write_csv(con, folder: Path) -> CsvFiles:
