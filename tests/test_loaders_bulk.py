@@ -160,6 +160,38 @@ def test_fold_order_is_first_seen(tmp_path: Path):
     merger.cleanup()
 
 
+def test_import_csv_numbers_every_node_once_and_relations_by_number(tmp_path: Path):
+    """One node file and one relationship file; ``:ID`` 0..N-1 (the importer's actual ids), ends by number."""
+    import csv
+
+    from kgsynth.graph.bulk_csv import write_csv
+
+    merger = BulkMerger(tmp_path / "merge")
+    merger.add(Concept(id="X:1", name="aspirin", group="Chemical", synonyms=["ASA", "acetylsalicylic acid"]))
+    merger.add(Concept(id="X:2", name="pain", group="Disease"))
+    merger.add(Concept(id="X:3", name="thing", group="Other"))
+    merger.add(Relation(subject="X:1", type="TREATS", object="X:2", evidence=["PMID:1"]))
+    merger.add(Relation(subject="X:2", type="ASSOCIATED_WITH", object="X:9"))  # X:9: a placeholder
+    graph = merger.finish()
+    files = write_csv(graph.con, tmp_path / "csv")
+    assert "--id-type=actual" in files.import_args()
+    with open(files.nodes, encoding="utf-8", newline="") as handle:
+        nodes = list(csv.DictReader(handle))
+    with open(files.relationships, encoding="utf-8", newline="") as handle:
+        rels = list(csv.DictReader(handle))
+    assert sorted(int(n[":ID"]) for n in nodes) == [0, 1, 2, 3]
+    by_number = {n[":ID"]: n for n in nodes}
+    assert {n["id"]: n[":LABEL"].split("\x1f") for n in nodes} == {
+        "X:1": ["Concept", "Chemical"], "X:2": ["Concept", "Disease"], "X:3": ["Concept"], "X:9": ["Concept"]}
+    assert by_number[next(n[":ID"] for n in nodes if n["id"] == "X:1")]["synonyms:string[]"] == (
+        "ASA\x1facetylsalicylic acid")
+    assert sorted((by_number[r[":START_ID"]]["id"], r[":TYPE"], by_number[r[":END_ID"]]["id"], r["evidence:string[]"])
+                  for r in rels) == [("X:1", "TREATS", "X:2", "PMID:1"), ("X:2", "ASSOCIATED_WITH", "X:9", "")]
+    assert (files.nodes_by_group, files.relations_by_type) == (
+        {"Chemical": 1, "Disease": 1, "Other": 2}, {"ASSOCIATED_WITH": 1, "TREATS": 1})
+    merger.cleanup()
+
+
 # -- a managed server of the test's own ------------------------------------------------
 
 

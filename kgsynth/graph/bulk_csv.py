@@ -1,14 +1,20 @@
 """Merged concepts and relations as ``neo4j-admin database import`` CSV files, written by DuckDB.
 
-One node file per label (``Concept`` plus the semantic group; ``Other`` gets
-``Concept`` alone, as the MERGE writer labels it) and one relationship file per
-type, each with its own header line. List properties are ``string[]`` columns
-joined with U+001F, a control character no vocabulary uses (a value that holds
-one is refused rather than silently split). Empty values are left empty, which
-the importer stores as absent: readers treat an absent list, name or novelty as
-empty, as the MERGE writer's relations already rely on. The rows come from the
-merged tables of :mod:`kgsynth.loaders.bulk_merge` and are written by DuckDB's
-``COPY`` (all cores, no Python per row).
+Two files: every node in ``nodes.csv`` with its labels in a ``:LABEL`` column
+(``Concept`` plus the semantic group; ``Other`` gets ``Concept`` alone, as the
+MERGE writer labels it), every relationship in ``relationships.csv`` with a
+``:TYPE`` column, so each is one scan of its merged table (a file per label and
+type was a scan each). Nodes are numbered 0..N-1 here and the files carry those
+numbers as the importer's *actual* node ids (``--id-type=actual``), relationship
+ends by number: the importer then keeps no id map of its own, which at 10^7
+relationships was most of its time (relationship stage 35 s with string ids,
+13 s with actual ones). The concept id is the ``id`` property. List properties
+are ``string[]`` columns joined with U+001F, a control character no vocabulary
+uses (a value that holds one is refused rather than silently split). Empty
+values are left empty, which the importer stores as absent: readers treat an
+absent list, name or novelty as empty, as the MERGE writer's relations already
+rely on. The rows come from the merged tables of :mod:`kgsynth.loaders.bulk_merge`
+and are written by DuckDB's ``COPY`` (all cores, no Python per row).
 """
 
 from __future__ import annotations
@@ -21,30 +27,31 @@ from kgsynth.graph.schema import CONCEPT_LABEL, RELATION_TYPES, SEMANTIC_GROUPS,
 
 ARRAY_DELIMITER = "\x1f"
 ARRAY_DELIMITER_ARG = "U+001F"
-NODE_HEADER = ("id:ID", "name", "group", "synonyms:string[]", "semantic_types:string[]", "xrefs:string[]",
-               "provenance:string[]")
-RELATION_HEADER = (":START_ID", ":END_ID", "source_labels:string[]", "evidence:string[]", "novelty",
+NODE_HEADER = (":ID", ":LABEL", "id", "name", "group", "synonyms:string[]", "semantic_types:string[]",
+               "xrefs:string[]", "provenance:string[]")
+RELATION_HEADER = (":START_ID", ":END_ID", ":TYPE", "source_labels:string[]", "evidence:string[]", "novelty",
                    "provenance:string[]")
+#: How the importer is told what the ``:ID`` columns hold.
+ID_TYPE = "actual"
 
 
 @dataclass
 class CsvFiles:
     """The files written, as the importer's ``--nodes`` / ``--relationships`` arguments want them."""
 
-    nodes: dict[str, Path] = field(default_factory=dict)  # group -> file
-    relationships: dict[str, Path] = field(default_factory=dict)  # type -> file
+    nodes: Path | None = None
+    relationships: Path | None = None
     nodes_by_group: dict[str, int] = field(default_factory=dict)
     relations_by_type: dict[str, int] = field(default_factory=dict)
     multiline: bool = False  # some value holds a line break: the importer must be told
     bytes: int = 0
 
     def import_args(self) -> list[str]:
-        args = []
-        for group, path in sorted(self.nodes.items()):
-            labels = CONCEPT_LABEL if group == "Other" else f"{CONCEPT_LABEL}:{group}"
-            args.append(f"--nodes={labels}={path}")
-        for type_, path in sorted(self.relationships.items()):
-            args.append(f"--relationships={type_}={path}")
+        args = [f"--id-type={ID_TYPE}"]
+        if self.nodes is not None:
+            args.append(f"--nodes={self.nodes}")
+        if self.relationships is not None:
+            args.append(f"--relationships={self.relationships}")
         return args
 
 
@@ -77,9 +84,13 @@ def _joined(column: str) -> str:
     return f"nullif(array_to_string({column}, chr(31)), '')"
 
 
-def _copy(con, select: str, path: Path) -> None:
+def _copy(con, select: str, path: Path, params: list | None = None) -> None:
     con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
-                "ESCAPE '\"', NULL '')")
+                "ESCAPE '\"', NULL '')", params)
+
+
+def _labels(group: str) -> str:
+    return CONCEPT_LABEL if group == "Other" else f"{CONCEPT_LABEL}{ARRAY_DELIMITER}{group}"
 
 
 def write_csv(con, folder: Path) -> CsvFiles:
@@ -98,23 +109,38 @@ def write_csv(con, folder: Path) -> CsvFiles:
     for type_ in types:
         cypher_identifier(type_, RELATION_TYPES)
     out.multiline = _check(con)
-    node_cols = (f'id AS "{NODE_HEADER[0]}", nullif(name, \'\') AS name, grp AS "group", '
-                 + ", ".join(f'{_joined(c)} AS "{h}"' for c, h in zip(_LISTS["concept"], NODE_HEADER[3:],
-                                                                       strict=True)))
-    for group in sorted(groups):
-        path = out.nodes[group] = folder / f"nodes-{group}.csv"
-        select = f"SELECT {node_cols} FROM merged_concepts WHERE grp = '{group}'"  # noqa: S608 - allowlisted
-        if group == "Other":
-            select += " UNION ALL SELECT id, NULL, 'Other', NULL, NULL, NULL, NULL FROM placeholders"
-        _copy(con, select, path)
-    rel_cols = (f'subject AS "{RELATION_HEADER[0]}", object AS "{RELATION_HEADER[1]}", '
-                f'{_joined("source_labels")} AS "{RELATION_HEADER[2]}", {_joined("evidence")} AS '
-                f'"{RELATION_HEADER[3]}", nullif(novelty, \'\') AS novelty, {_joined("provenance")} AS '
-                f'"{RELATION_HEADER[5]}"')
-    for type_ in sorted(types):
-        path = out.relationships[type_] = folder / f"relationships-{type_}.csv"
-        _copy(con, f"SELECT {rel_cols} FROM merged_relations WHERE type = '{type_}'", path)  # noqa: S608
+    # Every node (concepts, then placeholders) gets its number; relationships join it for both ends.
+    con.execute("CREATE OR REPLACE TABLE node_ids AS SELECT id, row_number() OVER () - 1 AS nid FROM "
+                "(SELECT id FROM merged_concepts UNION ALL SELECT id FROM placeholders)")
+    con.register("node_labels", _labels_table(groups))
+    lists = ", ".join(f'{_joined("c." + c)} AS "{h}"' for c, h in zip(_LISTS["concept"], NODE_HEADER[5:],
+                                                                       strict=True))
+    if groups:
+        out.nodes = folder / "nodes.csv"
+        _copy(con, f"""SELECT n.nid AS "{NODE_HEADER[0]}", l.labels AS "{NODE_HEADER[1]}", c.id AS id,
+                   nullif(c.name, '') AS name, c.grp AS "group", {lists}
+            FROM merged_concepts c JOIN node_ids n USING (id) JOIN node_labels l USING (grp)
+            UNION ALL SELECT n.nid, ?, p.id, NULL, 'Other', NULL, NULL, NULL, NULL
+            FROM placeholders p JOIN node_ids n USING (id)""", out.nodes, [_labels("Other")])  # noqa: S608
+    if types:
+        out.relationships = folder / "relationships.csv"
+        _copy(con, f"""SELECT s.nid AS "{RELATION_HEADER[0]}", o.nid AS "{RELATION_HEADER[1]}",
+                   r.type AS "{RELATION_HEADER[2]}", {_joined("r.source_labels")} AS "{RELATION_HEADER[3]}",
+                   {_joined("r.evidence")} AS "{RELATION_HEADER[4]}", nullif(r.novelty, '') AS novelty,
+                   {_joined("r.provenance")} AS "{RELATION_HEADER[6]}"
+            FROM merged_relations r JOIN node_ids s ON s.id = r.subject JOIN node_ids o ON o.id = r.object""",
+              out.relationships)  # noqa: S608 - fixed SQL
+    con.unregister("node_labels")
+    con.execute("DROP TABLE node_ids")
     out.nodes_by_group = dict(sorted(groups.items()))
     out.relations_by_type = dict(sorted(types.items()))
-    out.bytes = sum(p.stat().st_size for p in [*out.nodes.values(), *out.relationships.values()])
+    out.bytes = sum(p.stat().st_size for p in (out.nodes, out.relationships) if p is not None)
     return out
+
+
+def _labels_table(groups: dict[str, int]):
+    import pyarrow as pa
+
+    names = sorted(groups)
+    return pa.table({"grp": pa.array(names, pa.string()), "labels": pa.array([_labels(g) for g in names],
+                                                                              pa.string())})

@@ -191,7 +191,7 @@ def run_import(target: ManagedTarget, files: CsvFiles, progress=lambda _: None) 
     (conf_dir / "neo4j.conf").write_text("\n".join(staged) + "\n", encoding="utf-8")
     java, lib = find_java(), ensure_jars(progress)
     cmd = [java, f"-Xmx{IMPORT_HEAP}", "-cp", f"{lib}{os.sep}*", "org.neo4j.cli.AdminTool", "database", "import",
-           "full", database, "--overwrite-destination=true", "--id-type=string",
+           "full", database, "--overwrite-destination=true",
            f"--array-delimiter={ARRAY_DELIMITER_ARG}", f"--multiline-fields={'true' if files.multiline else 'false'}",
            f"--max-off-heap-memory={IMPORT_OFF_HEAP}", f"--report-file={staging / 'import.report'}",
            *files.import_args()]

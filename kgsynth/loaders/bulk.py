@@ -38,8 +38,8 @@ from kgsynth.loaders.bulk_merge import BulkMerger
 from kgsynth.loaders.runner import _rare_gc
 
 #: Disk per input byte, with margin, checked before anything is read. Measured on synthetic RRF
-#: (10^7 MRREL rows, ~0.85 GB): CSV ~0.7 GB (0.8x; DuckDB spill files come and go before it), then
-#: the new store 3.8 GB (5.5x the CSV: two string arrays per relationship) while the CSV still exists.
+#: (10^7 MRREL rows, ~0.85 GB): CSV ~0.84 GB (1.0x; DuckDB spill files come and go before it), then
+#: the new store 3.5 GB (4.2x the CSV: two string arrays per relationship) while the CSV still exists.
 DISK_PER_INPUT_BYTE = 6.0
 #: The new store per CSV byte (checked again before the import).
 STORE_PER_CSV_BYTE = 6.0

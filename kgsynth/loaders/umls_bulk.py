@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 _TABLE = "umls_mrrel"
 _SCAN_CHUNK = 1 << 20  # bytes per read of the clean-file scan
-_BLOCK = 8 << 20  # bytes per parsed block; a longer line makes Arrow fail and the Python reader decide
+#: Bytes per parsed block: 8 MB cost ~330 MB more RSS at 10^7 MRREL rows (batches in flight in the stream).
+#: A longer line makes Arrow fail and the Python reader decide.
+_BLOCK = 2 << 20
 
 
 def _clean_bytes(path: Path) -> bool:
@@ -53,10 +55,13 @@ def _clean_bytes(path: Path) -> bool:
         return last.endswith(b"\n")
 
 
-def _read_raw(con, path: Path, columns: tuple[str, ...], used: tuple[str, ...], table: str) -> int | None:
-    """``used`` columns of an RRF file (plus ``seq``, the row's input order) into ``table``; None if unparseable.
+def _read_raw(con, path: Path, columns: tuple[str, ...], used: tuple[str, ...], table: str,
+              select: str = "*") -> int | None:
+    """``select`` over the ``used`` columns of an RRF file (plus ``seq``, the row's input order) into ``table``.
 
-    The trailing ``|`` makes an extra, empty column, read as ``tail``.
+    One ``CREATE TABLE ... AS`` scanning Arrow's batches as a stream: the raw rows are
+    never a table of their own (building one cost most of the read at 10^7 rows).
+    The trailing ``|`` makes an extra, empty column, read as ``tail``. None if unparseable.
     """
     names = [*columns, "tail"]
     reader = pacsv.open_csv(
@@ -68,21 +73,29 @@ def _read_raw(con, path: Path, columns: tuple[str, ...], used: tuple[str, ...], 
                                              include_columns=[*used, "tail"], strings_can_be_null=False,
                                              quoted_strings_can_be_null=False),
     )
-    cols = ", ".join(f'"{c}" VARCHAR' for c in (*used, "tail"))
-    con.execute(f"CREATE TABLE {table} (seq BIGINT, {cols})")
-    rows = 0
+    schema = pa.schema([("seq", pa.int64()), *((c, pa.string()) for c in (*used, "tail"))])
+    state = {"rows": 0, "failed": False}
+
+    def batches():
+        try:
+            for batch in reader:
+                rows = state["rows"]
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64)),
+                     *(batch.column(c) for c in (*used, "tail"))], schema=schema)
+                state["rows"] = rows + batch.num_rows
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            state["failed"] = True  # ends the stream; the table is dropped below
+
+    con.register("_raw", pa.RecordBatchReader.from_batches(schema, batches()))
     try:
-        for batch in reader:
-            part = pa.Table.from_batches([batch]).select([*used, "tail"])
-            part = part.add_column(0, "seq", pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64)))
-            con.register("_raw", part)
-            con.execute(f"INSERT INTO {table} SELECT * FROM _raw")  # noqa: S608 - fixed names
-            con.unregister("_raw")
-            rows += batch.num_rows
-    except (pa.ArrowInvalid, UnicodeDecodeError):
+        con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM _raw")  # noqa: S608 - fixed SQL
+    finally:
+        con.unregister("_raw")
+    if state["failed"]:
         con.execute(f"DROP TABLE {table}")
         return None
-    return rows
+    return state["rows"]
 
 
 # Why a well-formed row is left out, in the Python reader's order of checks; NULL: loaded.
@@ -97,6 +110,7 @@ END"""
 
 _BAD = ("tail <> '' OR REL = '' OR NOT regexp_full_match(CUI1, 'C[0-9]{7}') "
         "OR NOT regexp_full_match(CUI2, 'C[0-9]{7}')")
+_BAD_ROW = "malformed row"  # a sentinel no reason of _REASON can be
 
 
 def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool:
@@ -107,14 +121,6 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
     if not _clean_bytes(path):
         return False
     con = merger.con
-    try:
-        rows = _read_raw(con, path, MRREL_COLUMNS, ("CUI1", "REL", "CUI2", "RELA", "SAB", "SUPPRESS"), "umls_raw")
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        rows = None
-    if not rows or con.execute(f"SELECT 1 FROM umls_raw WHERE {_BAD} LIMIT 1").fetchall():  # noqa: S608
-        return _drop(con, False)
-    ctx.opened(path)
-    ctx.read(rows)
     kept_table = _has_table(con, "umls_kept")
     if not kept_table:
         con.register("umls_kept", pa.table({"cui": pa.array(sorted(loader._kept), pa.string())}))
@@ -124,10 +130,21 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
         sab_filter="sab NOT IN (SELECT sab FROM umls_sabs)" if loader.sabs else "false",
         suppress_filter="false" if loader.include_suppressed else "suppress IN ('O', 'E', 'Y')",
     )
-    con.execute(f"CREATE TABLE umls_cls AS SELECT seq, cui1, cui2, CASE WHEN rela <> '' THEN 'RELA' ELSE 'REL' "
-                f"END AS scheme, CASE WHEN rela <> '' THEN rela ELSE rel END AS label, {reason} AS reason "
-                "FROM umls_raw")  # noqa: S608 - fixed SQL, values in registered tables
-    con.execute("DROP TABLE umls_raw")
+    # Classified as it is read; a malformed row gets the reason _BAD_ROW and sends the file to Python.
+    select = (f"seq, cui1, cui2, CASE WHEN rela <> '' THEN 'RELA' ELSE 'REL' END AS scheme, "
+              f"CASE WHEN rela <> '' THEN rela ELSE rel END AS label, "
+              f"CASE WHEN {_BAD} THEN '{_BAD_ROW}' ELSE {reason} END AS reason")
+    try:
+        rows = _read_raw(con, path, MRREL_COLUMNS, ("CUI1", "REL", "CUI2", "RELA", "SAB", "SUPPRESS"), "umls_cls",
+                         select)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        rows = None
+    if not rows or con.execute("SELECT 1 FROM umls_cls WHERE reason = ? LIMIT 1", [_BAD_ROW]).fetchall():
+        for name in ("umls_skip_rel", "umls_sabs", *(() if kept_table else ("umls_kept",))):
+            con.unregister(name)
+        return _drop(con, False, "umls_cls")
+    ctx.opened(path)
+    ctx.read(rows)
     for why, n in con.execute("SELECT reason, count(*) FROM umls_cls WHERE reason IS NOT NULL GROUP BY reason "
                               "ORDER BY min(seq)").fetchall():
         ctx.skip(why, n)
@@ -176,7 +193,7 @@ def kept_cuis(loader: UmlsLoader, merger: BulkMerger) -> set[str]:
 
 
 def _drop(con, result: bool, *tables: str) -> bool:
-    for table in tables or ("umls_raw",):
+    for table in tables:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return result
 
