@@ -314,6 +314,20 @@ def test_bulk_load_gives_the_merge_graph_and_report(managed, merge_load, tmp_pat
         store.close()
     assert {indexes.get(n) for n in ("concept_id", "concept_name", "concept_group", "note_id")} == {"ONLINE"}
     assert not (managed.home / "bulk-staging").exists()  # temporary files removed
+    # Imported with actual node ids: later MERGE writes must get fresh ids, never reuse an imported node's.
+    props = json.loads(nodes[0])[1]
+    first = props["id"]
+    store = _store(managed)
+    try:
+        before = store.stats()
+        store.upsert_concepts([Concept(id="TEST:after-bulk", name="added after the bulk load", group="Disease")])
+        store.upsert_relations([Relation(subject="TEST:after-bulk", type="ASSOCIATED_WITH", object=first)])
+        after = store.stats()
+        assert store.get_concept(first).name == (props.get("name") or "")  # the imported node, unchanged
+        assert [r.object for r in store.find_relations(subject="TEST:after-bulk")] == [first]
+    finally:
+        store.close()
+    assert (after.concepts, after.relations) == (before.concepts + 1, before.relations + 1)
 
 
 @pytest.mark.neo4j
