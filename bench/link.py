@@ -76,11 +76,15 @@ def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool
     return folder
 
 
-def trained(name: str, records: list, indexes: dict, work: Path, pairs: int, seed: int) -> Path:
-    path = work / f"model-{name}"
+def trained(name: str, records: list, indexes: dict, work: Path, pairs: int, seed: int,
+            mining: dict | None = None) -> Path:
+    """A fine-tuned bi-encoder (cached); ``mining``: the index to mine one hard negative per pair from."""
+    path = work / f"model-{name}{'-hn' if mining else ''}"
     if not (path / "config.json").is_file():
-        report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed)
-        err.print(f"trained {name}: {report.pairs} pairs, {report.steps} steps, {report.seconds} s")
+        report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed, hard_negatives=bool(mining),
+                                 mining_indexes=mining)
+        err.print(f"trained {name}: {report.pairs} pairs ({report.hard_negatives} mined negatives), "
+                  f"{report.steps} steps, {report.seconds} s")
     return path
 
 
@@ -97,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trie", action="store_true", help="Also time the trie at 10^4 and 10^5 names.")
     parser.add_argument("--no-abbreviations", action="store_true", help="Link short forms as written (the "
                         "ablation of the document's 'long form (SF)' definitions).")
+    parser.add_argument("--hard-negatives", action="store_true", help="Train every fine-tuned row with one "
+                        "mined negative per pair (from the bi-encoder's index).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if row in rows:
             pairs = args.train_pairs * (2 if "+" in row else 1)
             random.Random(args.seed).shuffle(records)
-            model = trained(row, records, full, args.work, pairs, args.seed)
+            model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None)
             run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)
     if {"generative", "generative-free"} & set(rows):
         from kgsynth.generation.local_model import load_model

@@ -204,6 +204,26 @@ def test_link_train_learns_from_note_pairs(kb: MemoryStore, tmp_path: Path):
     assert linker.rank([mention("tylenol", "Chemical")], k=1) == [["MESH:D000082"]]
 
 
+@pytest.mark.slow
+def test_mined_negatives_are_other_concepts_of_the_group(kb: MemoryStore, tmp_path: Path):
+    from kgsynth.linking.linkers import load_encoder
+    from kgsynth.linking.train import mine_negatives, train_biencoder
+
+    indexes = {"Disease": build_index(kb, "Disease"), "Chemical": build_index(kb, "Chemical")}
+    pairs = [("tylenol", "Acetaminophen", "MESH:D000082"), ("mammary cancer", "Breast Neoplasms", "MESH:D001943")]
+    mined = mine_negatives(load_encoder(), pairs, indexes)
+    assert set(mined) == {("tylenol", "MESH:D000082"), ("mammary cancer", "MESH:D001943")}
+    for (_, gold), (name, cid) in mined.items():
+        group = "Chemical" if gold in indexes["Chemical"].preferred else "Disease"
+        assert cid != gold and cid in indexes[group].preferred and name in indexes[group].names_by_id[cid]
+    notes = [NoteRecord(id=f"n{i}", text=f"She took {name} daily.", entities=[
+        Entity(id="T1", start=9, end=9 + len(name), text=name, type=group, concept_id=cid)])
+        for i, (name, group, cid) in enumerate([("tylenol", "Chemical", "MESH:D000082"),
+                                                ("glucophage", "Chemical", "MESH:D008687")])]
+    report = train_biencoder(notes * 2, indexes, tmp_path / "hn", batch_size=4, lr=1e-4, hard_negatives=True)
+    assert report.pairs == 4 and report.hard_negatives == 2 and report.steps == 1
+
+
 def test_generated_mention_naming_another_concept_is_not_a_training_pair(kb: MemoryStore):
     """A written form that is exactly another concept's name would teach the wrong id."""
     from kgsynth.cypher.cover import mention_instance

@@ -101,6 +101,9 @@ def link_train_command(
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", min=1, help="Train on at most N pairs.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     base: Annotated[Path | None, typer.Option("--base", help="Start from this bi-encoder folder.")] = None,
+    hard_negatives: Annotated[bool, typer.Option(
+        "--hard-negatives", help="Add one mined negative per pair: the name of another concept the encoder "
+                                 "ranks highest for the mention before training.")] = False,
     group: Groups = None, prefix: Prefix = "", context: Context = False,
     uri: Uri = None, username: Username = None, password: Password = None, database: Database = None,
     store: StorePath = None, json: Json = False,
@@ -117,6 +120,7 @@ def link_train_command(
         task = bar.add_task("link-train", total=None, rate="")
         report = train_biencoder(records, indexes, out_path, epochs=epochs, batch_size=batch_size, lr=lr,
                                  seed=seed, with_context=context, base=base, max_pairs=max_pairs,
+                                 hard_negatives=hard_negatives,
                                  on_step=lambda s, t: bar.update(task, completed=s, total=t))
     emit(report, json, lambda: out.print(f"{report.pairs:,} pairs, {report.steps} steps, loss {report.final_loss}, "
                                           f"{report.seconds} s; saved to {report.out}"))

@@ -3,7 +3,10 @@
 Pairs come from any annotated notes (kgsynth notes, or a corpus's train split): each
 entity whose concept is in the name index gives ``(query_text(mention), preferred name)``.
 The loss is InfoNCE with in-batch negatives (other pairs' names in the batch; a name of
-the same concept elsewhere in the batch is not counted as a negative), one thread.
+the same concept elsewhere in the batch is not counted as a negative), one thread. With
+``hard_negatives``, each pair also brings the name of another concept that the encoder
+ranks highest for its query before training (DPR's mined negative): random in-batch names
+from a 16,000-concept vocabulary are too easy to teach which of two close names is right.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kgsynth.linking.mentions import mentions_of
 
 class TrainReport(BaseModel):
     pairs: int
+    hard_negatives: int = 0
     skipped_unknown_concept: int
     epochs: int
     steps: int
@@ -71,8 +75,13 @@ def train_biencoder(
     records: list[NoteRecord], indexes: dict[str, NameIndex], out: Path, *, epochs: int = 1, batch_size: int = 32,
     lr: float = 3e-5, temperature: float = 0.05, seed: int = 0, with_context: bool = False,
     base: Path | str | None = None, max_pairs: int | None = None, on_step: Callable[[int, int], None] | None = None,
+    hard_negatives: bool = False, mining_indexes: dict[str, NameIndex] | None = None,
 ) -> TrainReport:
-    """Fine-tune MiniLM (or ``base``) on the pairs of ``records``; the model is saved to ``out``."""
+    """Fine-tune MiniLM (or ``base``) on the pairs of ``records``; the model is saved to ``out``.
+
+    ``hard_negatives`` mines one negative name per pair among ``mining_indexes`` (default
+    ``indexes``: pass the linker's own, smaller index to mine where it will search).
+    """
     import torch
 
     began = time.perf_counter()
@@ -84,6 +93,7 @@ def train_biencoder(
     pairs = pairs[:max_pairs] if max_pairs else pairs
     torch.manual_seed(seed)
     model = load_encoder(base)
+    negatives = mine_negatives(model, pairs, mining_indexes or indexes) if hard_negatives else {}
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     steps, loss_value = 0, float("nan")
@@ -95,10 +105,12 @@ def train_biencoder(
             if len(batch) < 2:
                 continue
             queries = _embed(model, [q for q, _, _ in batch])
-            names = _embed(model, [n for _, n, _ in batch])
+            mined = [negatives[(q, c)] for q, _, c in batch if (q, c) in negatives]
+            names = _embed(model, [n for _, n, _ in batch] + [n for n, _ in mined])
             logits = queries @ names.T / temperature
             ids = [c for _, _, c in batch]
-            same = torch.tensor([[a == b and i != j for j, b in enumerate(ids)] for i, a in enumerate(ids)])
+            columns = ids + [c for _, c in mined]
+            same = torch.tensor([[a == b and i != j for j, b in enumerate(columns)] for i, a in enumerate(ids)])
             logits = logits.masked_fill(same, float("-inf"))
             loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
             optimizer.zero_grad()
@@ -111,8 +123,35 @@ def train_biencoder(
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
-    return TrainReport(pairs=len(pairs), skipped_unknown_concept=unknown, epochs=epochs, steps=steps,
-                       final_loss=round(loss_value, 4), seconds=round(time.perf_counter() - began, 1), out=str(out))
+    return TrainReport(pairs=len(pairs), hard_negatives=len(negatives), skipped_unknown_concept=unknown,
+                       epochs=epochs, steps=steps, final_loss=round(loss_value, 4),
+                       seconds=round(time.perf_counter() - began, 1), out=str(out))
+
+
+def mine_negatives(model, pairs: list[tuple[str, str, str]], indexes: dict[str, NameIndex],
+                   depth: int = 8) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(query, gold id) -> (name, its id)``: the best-ranked name of another concept of the gold's group."""
+    import torch
+
+    group_of = {cid: group for group, index in indexes.items() for cid in index.preferred}
+    by_group: dict[str, list[tuple[str, str]]] = {}
+    for query, _, gold in pairs:
+        if gold in group_of:
+            by_group.setdefault(group_of[gold], []).append((query, gold))
+    out = {}
+    with torch.no_grad():
+        for group, rows in by_group.items():
+            index = indexes[group]
+            rows = list(dict.fromkeys(rows))
+            names = model.encode(index.names, batch_size=128, convert_to_tensor=True, normalize_embeddings=True)
+            queries = model.encode([q for q, _ in rows], batch_size=128, convert_to_tensor=True,
+                                   normalize_embeddings=True)
+            top = torch.topk(queries @ names.T, min(depth, len(index)), dim=1).indices.tolist()
+            for (query, gold), ranked in zip(rows, top, strict=True):
+                hit = next((j for j in ranked if index.ids[j] != gold), None)
+                if hit is not None:
+                    out[(query, gold)] = (index.names[hit], index.ids[hit])
+    return out
 
 
 def _embed(model, texts: list[str]):  # noqa: ANN001, ANN202
