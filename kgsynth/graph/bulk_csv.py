@@ -138,7 +138,8 @@ def write_csv(con, folder: Path) -> CsvFiles:
     return out
 
 
-def _labels_table(groups: dict[str, int]):
+def _labels_table(groups: dict[str, int]):  # noqa: ANN202 - a pyarrow Table
+    """Group -> its ``:LABEL`` value, joined in SQL (the group names are allowlisted above)."""
     import pyarrow as pa
 
     names = sorted(groups)
