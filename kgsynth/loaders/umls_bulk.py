@@ -126,6 +126,7 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
         con.register("umls_kept", pa.table({"cui": pa.array(sorted(loader._kept), pa.string())}))
     con.register("umls_skip_rel", pa.table({"rel": pa.array(sorted(loader.skip_rel), pa.string())}))
     con.register("umls_sabs", pa.table({"sab": pa.array(sorted(loader.sabs), pa.string())}))
+    registered = ["umls_skip_rel", "umls_sabs", *(() if kept_table else ("umls_kept",))]
     reason = _REASON.format(
         sab_filter="sab NOT IN (SELECT sab FROM umls_sabs)" if loader.sabs else "false",
         suppress_filter="false" if loader.include_suppressed else "suppress IN ('O', 'E', 'Y')",
@@ -140,7 +141,7 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
     except (pa.ArrowInvalid, UnicodeDecodeError):
         rows = None
     if not rows or con.execute("SELECT 1 FROM umls_cls WHERE reason = ? LIMIT 1", [_BAD_ROW]).fetchall():
-        for name in ("umls_skip_rel", "umls_sabs", *(() if kept_table else ("umls_kept",))):
+        for name in registered:
             con.unregister(name)
         return _drop(con, False, "umls_cls")
     ctx.opened(path)
@@ -171,7 +172,7 @@ def read_mrrel(loader: UmlsLoader, ctx: LoadContext, merger: BulkMerger) -> bool
         FROM umls_cls c JOIN umls_map m ON c.scheme = m.scheme AND c.label = m.label
         WHERE c.reason IS NULL""", [first, prov])  # noqa: S608 - fixed names
     loaded = con.execute(f"SELECT count(*) FROM {_TABLE}").fetchall()[0][0]  # noqa: S608
-    for name in ("umls_skip_rel", "umls_sabs", "umls_map", *(() if kept_table else ("umls_kept",))):
+    for name in (*registered, "umls_map"):
         con.unregister(name)
     con.execute("DROP TABLE IF EXISTS umls_kept")
     con.execute("DROP TABLE umls_cls")
