@@ -9,6 +9,9 @@ Rows (each restricted to the graph's concepts of the mention's group, MeSH ids o
   ``kgsynth sample --cover`` instances of the MeSH C and D descriptors (K=1), half of the
   mention notes naming their concept by a written form ("liver tumors" for "Neoplasms, Hepatic");
 * ``kgsynth-kb-names``: the same with every note naming its concept by a KB name as listed;
+* ``kgsynth-every-name``: the bi-encoder fine-tuned on notes from ``--cover ... --every-name``:
+  every prose name of every C and D descriptor in one mention note (all ~65,000 names, where
+  the index embeds ``--max-names`` per concept);
 * ``bc5cdr-train`` / ``bc5cdr-train+kgsynth``: fine-tuned on BC5CDR train mentions, alone and
   with the kgsynth pairs;
 * ``generative`` / ``generative-free``: SmolLM2-135M (packaged, no fine-tuning) writing a
@@ -52,21 +55,23 @@ from kgsynth.linking.train import train_biencoder  # noqa: E402
 
 CORPORA = {"BC5CDR dev": DATA / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt",
            "NCBI-disease dev": DATA / "ncbi-disease" / "NCBIdevelopset_corpus.txt"}
-ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "kgsynth-kb-names", "bc5cdr-train", "bc5cdr-train+kgsynth",
-            "generative",
-            "generative-free")
+ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "kgsynth-kb-names", "kgsynth-every-name", "bc5cdr-train",
+            "bc5cdr-train+kgsynth", "bc5cdr-train+kgsynth-every-name", "generative", "generative-free")
 
 
-def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool = False) -> Path:
+def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool = False,
+                  every_name: bool = False) -> Path:
     """Template notes from coverage instances of every MeSH C and D descriptor (cached).
 
     Mention notes name half their concepts by a written form ("liver tumors"); with
-    ``kb_names_only`` every note uses a KB name as listed (the ablation).
+    ``kb_names_only`` every note uses a KB name as listed (the ablation); with ``every_name``
+    each name of each concept gets its own note.
     """
-    folder = work / ("kgsynth-notes-kb-names" if kb_names_only else "kgsynth-notes")
+    folder = work / ("kgsynth-notes-kb-names" if kb_names_only else
+                     "kgsynth-notes-every-name" if every_name else "kgsynth-notes")
     if not any(folder.glob("notes-*.jsonl")):
         specs = [parse_slice("group:Disease,prefix:MESH:D"), parse_slice("group:Chemical,prefix:MESH:D")]
-        instances, report = cover_sample(store, specs, per_concept=1, seed=seed)
+        instances, report = cover_sample(store, specs, per_concept=1, seed=seed, every_name=every_name)
         err.print(f"cover: {report.covered:,}/{report.total:,} concepts, {len(instances):,} instances")
         settings = load_settings()
         if kb_names_only:
@@ -76,13 +81,17 @@ def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool
     return folder
 
 
-def trained(name: str, records: list, indexes: dict, work: Path, pairs: int, seed: int,
+def trained(name: str, records: list, indexes: dict, work: Path, pairs: int | None, seed: int,
             mining: dict | None = None) -> Path:
     """A fine-tuned bi-encoder (cached); ``mining``: the index to mine one hard negative per pair from."""
     path = work / f"model-{name}{'-hn' if mining else ''}"
     if not (path / "config.json").is_file():
+        def on_step(step: int, total: int) -> None:
+            if step % 250 == 0 or step == total:
+                err.print(f"{name}: step {step:,}/{total:,}")
+
         report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed, hard_negatives=bool(mining),
-                                 mining_indexes=mining)
+                                 mining_indexes=mining, on_step=on_step)
         err.print(f"trained {name}: {report.pairs} pairs ({report.hard_negatives} mined negatives), "
                   f"{report.steps} steps, {report.seconds} s")
     return path
@@ -103,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                         "ablation of the document's 'long form (SF)' definitions).")
     parser.add_argument("--hard-negatives", action="store_true", help="Train every fine-tuned row with one "
                         "mined negative per pair (from the bi-encoder's index).")
+    parser.add_argument("--every-name-pairs", type=int, default=None, help="Pairs for the every-name rows "
+                        "(default all of them).")
+    parser.add_argument("--threads", type=int, default=1, help="Torch threads for all model work.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -112,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows {sorted(unknown)}; choose from {', '.join(ALL_ROWS)}")
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     store = MemoryStore(args.store, autosave=False)
@@ -153,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     need_notes = {"kgsynth", "bc5cdr-train+kgsynth"} & set(rows)
     notes = list(read_notes(kgsynth_notes(store, args.work, args.seed))) if need_notes else []
     train_docs = read_records(DATA / "bc5cdr" / "CDR_TrainingSet.PubTator.txt").records \
-        if {"bc5cdr-train", "bc5cdr-train+kgsynth"} & set(rows) else []
+        if {"bc5cdr-train", "bc5cdr-train+kgsynth", "bc5cdr-train+kgsynth-every-name"} & set(rows) else []
     kb_notes = (list(read_notes(kgsynth_notes(store, args.work, args.seed, kb_names_only=True)))
                 if "kgsynth-kb-names" in rows else [])
-    for row, records in (("kgsynth", notes), ("kgsynth-kb-names", kb_notes), ("bc5cdr-train", train_docs),
-                         ("bc5cdr-train+kgsynth", train_docs + notes)):
+    every = (list(read_notes(kgsynth_notes(store, args.work, args.seed, every_name=True)))
+             if {"kgsynth-every-name", "bc5cdr-train+kgsynth-every-name"} & set(rows) else [])
+    for row, records in (("kgsynth", notes), ("kgsynth-kb-names", kb_notes), ("kgsynth-every-name", every),
+                         ("bc5cdr-train", train_docs), ("bc5cdr-train+kgsynth", train_docs + notes),
+                         ("bc5cdr-train+kgsynth-every-name", train_docs + every)):
         if row in rows:
             pairs = args.train_pairs * (2 if "+" in row else 1)
+            if row.endswith("every-name"):
+                pairs = args.every_name_pairs
             random.Random(args.seed).shuffle(records)
             model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None)
             run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)

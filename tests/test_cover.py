@@ -88,6 +88,25 @@ def test_slices_by_group_subtree_and_uncoverable(store: GraphStore):
     assert report.covered + len(report.uncoverable) == report.total == 4
 
 
+def test_every_name_writes_each_name_of_each_concept_once(store: GraphStore):
+    build(store)
+    instances, report = cover_sample(store, [parse_slice("prefix:MESH:")], per_concept=1, seed=2, every_name=True)
+    mentions = [(i.concepts[0].id, i.mention) for i in instances if i.motif == "mention"]
+    assert len(mentions) == len(set(mentions)) == report.mention_instances
+    # every prose name of every concept is written exactly once, facts or not: "Neoplasms, Benign" too
+    # (no plain twin), not "Neoplasms, Breast" (an inversion of "Breast Neoplasms")
+    assert set(mentions) == {
+        ("MESH:D000001", "Neoplasms"), ("MESH:D000001", "Tumors"), ("MESH:D000001", "Neoplasms, Benign"),
+        ("MESH:D000002", "Breast Neoplasms"), ("MESH:D000003", "Triple Negative Breast Neoplasms"),
+        ("MESH:D000004", "Lung Neoplasms"),
+        ("MESH:D000010", "Tamoxifen"), ("MESH:D000011", "Cisplatin"), ("MESH:D000011", "Platinol")}
+    assert report.every_name and report.covered == report.total == 6
+    plain, _ = cover_sample(store, [parse_slice("prefix:MESH:")], per_concept=1, seed=2)
+    assert report.relational_instances == sum(1 for i in plain if i.motif == "single_edge")
+    with pytest.raises(ConfigError, match="choose one"):
+        cover_sample(store, [parse_slice("prefix:MESH:")], every_name=True, relations_only=True)
+
+
 def test_same_seed_same_instances_on_both_stores(memory_store: MemoryStore, neo4j_store: GraphStore):
     build(memory_store)
     build(neo4j_store)
@@ -134,3 +153,10 @@ def test_cli_sample_cover_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert len(lines) == report["instances"] and json.loads(lines[0])["id"]
     result = CliRunner().invoke(app, ["sample", "--out", str(out), "--store", str(store_path)])
     assert result.exit_code != 0 and "--motif" in result.output
+    result = CliRunner().invoke(app, ["sample", "--cover", "group:Chemical", "--every-name", "--seed", "5",
+                                      "--out", str(out), "--store", str(store_path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    mentions = sorted(json.loads(line)["mention"] for line in out.read_text().splitlines()
+                      if json.loads(line)["motif"] == "mention")
+    assert report["every_name"] and mentions == ["Cisplatin", "Platinol", "Tamoxifen"]

@@ -40,6 +40,9 @@ def sample_command(
                                              "concept (at least).")] = 1,
     relations_only: Annotated[bool, typer.Option("--relations-only", help="With --cover: no single-concept "
                                                  "instances; concepts with too few facts are reported.")] = False,
+    every_name: Annotated[bool, typer.Option("--every-name", help="With --cover: also one single-concept "
+                                             "instance per name of each concept (every synonym in a context, "
+                                             "for linker training).")] = False,
     uri: Uri = None,
     username: Username = None,
     password: Password = None,
@@ -52,7 +55,8 @@ def sample_command(
     from kgsynth.cypher.sampling import sample
 
     if cover:
-        _cover(cover, per_concept, relations_only, out_path, seed, uri, username, password, database, store, json)
+        _cover(cover, per_concept, relations_only, out_path, seed, uri, username, password, database, store, json,
+               every_name)
         return
     if motif is None:
         raise typer.BadParameter("give --motif (or --cover SLICE for coverage sampling)", param_hint="--motif")
@@ -102,7 +106,7 @@ def sample_command(
 def _cover(
     cover: list[str], per_concept: int, relations_only: bool, out_path: Path, seed: int | None,
     uri: str | None, username: str | None, password: str | None, database: str | None, store: Path | None,
-    json: bool,
+    json: bool, every_name: bool = False,
 ) -> None:
     """``kgsynth sample --cover``: see :mod:`kgsynth.cypher.cover`."""
     from kgsynth.cypher.cover import cover_sample, parse_slice
@@ -110,13 +114,14 @@ def _cover(
     specs = [parse_slice(text) for text in cover]
     with store_from(uri, username, password, database, store) as graph:
         instances, report = cover_sample(graph, specs, per_concept=per_concept, seed=seed,
-                                         relations_only=relations_only)
+                                         relations_only=relations_only, every_name=every_name)
     write_lines_atomic(out_path, [i.model_dump_json() for i in instances])
     report.out = str(out_path)
 
     def render() -> None:
         out.print(f"covered {report.covered:,} of {report.total:,} concepts of {' | '.join(report.slices)} "
-                  f"with >= {report.per_concept} instances each (seed {report.seed})")
+                  f"with >= {report.per_concept} instances each{' and every name once' if report.every_name else ''} "
+                  f"(seed {report.seed})")
         out.print(f"{report.instances:,} instances: {report.relational_instances:,} relational "
                   f"({report.with_relations:,} concepts with facts), {report.mention_instances:,} single-concept "
                   f"({report.mention_only:,} concepts without facts, {report.topped_up:,} topped up)")

@@ -15,7 +15,11 @@ the target vocabulary. Here the slice comes first:
   concept's names taken in turn), and one with none gets only those;
 * a concept without any name cannot be written into a note: it is reported as
   uncoverable, with the reason (so are all concepts without facts under
-  ``relations_only``).
+  ``relations_only``);
+* with ``every_name``, a concept also gets one single-concept instance per name it may be
+  written by (:func:`mention_names`), so that every synonym of the slice appears in a
+  context once (SapBERT's lesson for linkers: synonym pairs are what a bi-encoder learns
+  from, and a concept's names beyond those its index embeds are the ones it needs).
 
 Both stores return the same rows (Neo4j through ``cover.cypher``, the embedded
 store by reading its graph), so a seed gives the same instances on either.
@@ -92,6 +96,7 @@ class CoverReport(BaseModel):
     backend: str
     seed: int
     per_concept: int
+    every_name: bool = False
     total: int
     covered: int
     uncoverable: list[Uncoverable] = Field(default_factory=list)
@@ -238,10 +243,14 @@ def cover_sample(
     types: list[str] | None = None,
     relations_only: bool = False,
     max_uncoverable: int = 1000,
+    every_name: bool = False,
 ) -> tuple[list[MotifInstance], CoverReport]:
-    """Instances putting every named concept of the slice into at least ``per_concept`` of them."""
+    """Instances putting every named concept of the slice into at least ``per_concept`` of them
+    (and, with ``every_name``, each of its names into a single-concept one)."""
     if per_concept < 1:
         raise ConfigError("--per-concept must be >= 1")
+    if every_name and relations_only:
+        raise ConfigError("--every-name writes single-concept notes, --relations-only forbids them: choose one")
     began = time.perf_counter()
     seed = secrets.randbelow(2**31) if seed is None else seed
     types = list(types or FACT_TYPES)
@@ -284,7 +293,8 @@ def cover_sample(
             relational += 1
             for end in {a[0], b[0]} & in_slice:
                 counts[end] += 1
-        if counts[cid] >= per_concept:
+        wanted = max(per_concept - counts[cid], len(names) if every_name else 0)
+        if wanted <= 0:
             continue
         if relations_only:
             why = "no fact to write it into" if counts[cid] == 0 else f"only {counts[cid]} facts to write it into"
@@ -295,9 +305,9 @@ def cover_sample(
         else:
             mention_only += 1
         start = random.Random(f"{seed}|{cid}").randrange(len(names))
-        for replica in range(per_concept - counts[cid]):
+        for replica in range(wanted):
             instances.append(mention_instance(node, names[(start + replica) % len(names)], replica))
-        counts[cid] = per_concept
+        counts[cid] += wanted
     covered = [counts[c] for c in in_slice if counts[c] >= per_concept]
     reasons: dict[str, int] = {}
     for u in uncoverable:
@@ -305,6 +315,7 @@ def cover_sample(
         reasons[key] = reasons.get(key, 0) + 1
     report = CoverReport(
         slices=[s.text for s in specs], backend=store.backend, seed=seed, per_concept=per_concept,
+        every_name=every_name,
         total=len(in_slice), covered=len(covered), uncoverable=uncoverable[:max_uncoverable],
         uncoverable_by_reason=dict(sorted(reasons.items())), with_relations=with_relations,
         mention_only=mention_only, topped_up=mixed, instances=len(instances), relational_instances=relational,
