@@ -241,6 +241,23 @@ def test_biored_relations_carry_all_pmids_as_evidence(shared_data: Path):
     assert all(c.provenance[0].source == "BioRED" for c in genes)
 
 
+def test_composite_mention_text_names_a_concept_only_when_nothing_else_does(tmp_path: Path):
+    title = "Breast or ovarian cancer in carriers."
+    abstract = "Breast cancer was frequent."
+    text = f"{title} {abstract}"
+    path = tmp_path / "composite.PubTator"
+    rows = [("0", "24", "Breast or ovarian cancer", "D001943,D010051"),
+            (str(text.index("Breast cancer")), str(text.index("Breast cancer") + 13), "Breast cancer", "D001943")]
+    path.write_text(f"1|t|{title}\n1|a|{abstract}\n"
+                    + "".join(f"1\t{a}\t{b}\t{t}\tDiseaseOrPhenotypicFeature\t{ids}\n" for a, b, t, ids in rows)
+                    + "\n")
+    store, _ = load(CorpusLoader([path]))
+    breast = store.get_concept("MESH:D001943")
+    assert breast.name == "Breast cancer" and breast.synonyms == []  # the composite text names two concepts
+    ovarian = store.get_concept("MESH:D010051")
+    assert ovarian.name == "Breast or ovarian cancer"  # its only text in the document: kept, not nameless
+
+
 @pytest.mark.slow
 def test_biored_formats_agree(shared_data: Path):
     """PubTator, BioC XML and BioC JSON of the same split give the same graph (bar provenance)."""

@@ -104,7 +104,10 @@ class CorpusLoader(Loader):
 
     def _document(self, doc: CorpusDocument, prov: Provenance, ctx: LoadContext) -> Iterator[Record]:
         groups: dict[str, str] = {}
+        # A composite mention ("breast or ovarian cancer", ids D001943,D010051) names several
+        # concepts at once: its text is a concept's name only where the document has no other.
         names: dict[str, list[str]] = {}
+        composite: dict[str, list[str]] = {}
         for mention in doc.mentions:
             group = semantic_group(mention.type)
             for raw in mention.ids:
@@ -113,12 +116,13 @@ class CorpusLoader(Loader):
                     ctx.skip(f"{mention.type} id without a namespace")
                     continue
                 groups.setdefault(raw, group)
-                names.setdefault(concept_id, [])
-                if mention.text not in names[concept_id]:
-                    names[concept_id].append(mention.text)
+                texts = names.setdefault(concept_id, []) if len(mention.ids) == 1 else \
+                    composite.setdefault(concept_id, [])
+                if mention.text not in texts:
+                    texts.append(mention.text)
         for raw, group in groups.items():
             concept_id = kg_id(raw, group)
-            texts = names.get(concept_id, [])
+            texts = names.get(concept_id) or composite.get(concept_id, [])
             yield Concept(id=concept_id, name=texts[0] if texts else "", synonyms=texts[1:], group=group,
                           provenance=[prov])
         evidence = [f"PMID:{doc.id}"]
