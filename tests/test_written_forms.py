@@ -52,6 +52,7 @@ def test_mass_nouns_acronyms_and_eponyms_kept():
     assert "X-Linked agammaglobulinemia" in texts("X-Linked Agammaglobulinemia")
     assert "Parkinson disease" in texts("Parkinson Disease") and "parkinson disease" not in texts("Parkinson Disease")
     assert "heart disease" in texts("Heart Diseases") and "Parkinson diseases" not in texts("Parkinson Disease")
+    assert "Boeck's sarcoid" in texts("Boeck's Sarcoid") and "boeck's sarcoid" not in texts("Boeck's Sarcoid")
     assert "hepatitide" not in texts("Hepatitides") and texts("Cidifos", "Chemical") == {"cidifos": "noun"}
     assert "benzenesulfonate" in texts("Benzenesulfonates", "Chemical")
 

@@ -8,8 +8,8 @@ note may name its concept by a *written form*: a deterministic rewrite of one of
 still grounded to the concept's id. The rules, with word lists in ``prompts/written_forms.yaml``:
 
 * ``uninverted``: MeSH's "Neoplasms, Hepatic" -> "hepatic neoplasms";
-* ``lower case``: every word but acronyms and symbols ("DNA", "IL-6") and an eponym before
-  "Disease"/"Syndrome" ("Parkinson disease");
+* ``lower case``: every word but acronyms and symbols ("DNA", "IL-6") and eponyms: a word before
+  "Disease"/"Syndrome" ("Parkinson disease") or a capitalized possessive ("Boeck's sarcoid");
 * ``number``: the head (last) word singular <-> plural ("neoplasm", "tumors");
 * ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
   "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
@@ -60,13 +60,15 @@ def _is_acronym(word: str) -> bool:
 
 
 def _lower(text: str) -> str:
-    """Lower case but acronyms and eponyms ("Parkinson" before "Disease"; organ words are no eponyms)."""
+    """Lower case but acronyms and eponyms ("Parkinson" before "Disease", any capitalized possessive:
+    "Boeck's Sarcoid" -> "Boeck's sarcoid"; organ words are no eponyms)."""
     words = text.split()
     organs = {w for pair in _tables()["organ_nouns"].items() for w in pair}
     out = []
     for i, word in enumerate(words):
-        eponym = (i + 1 < len(words) and words[i + 1].lower() in ("disease", "syndrome")
-                  and word[:1].isupper() and word.lower() not in organs)
+        before_head = i + 1 < len(words) and words[i + 1].lower() in ("disease", "syndrome")
+        eponym = word[:1].isupper() and word.lower() not in organs and (
+            before_head or word.endswith(("'s", "\u2019s")))
         out.append(word if _is_acronym(word) or eponym else word.lower())
     return " ".join(out)
 
