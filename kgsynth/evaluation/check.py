@@ -7,8 +7,9 @@ hallucination (relations the text states that were not sampled, split into "in t
 elsewhere", "absent from the KG" and "contradicting the KG"); degenerate text
 (:mod:`kgsynth.evaluation.degenerate`); the writer's own extraction pass, where one ran,
 reported beside as a second signal that never decides a verdict; grounding (is each
-mention a name or synonym of its concept, or of a SAME_AS-equivalent one), type
-consistency (entity type vs the concept's group) and span integrity. Each note gets
+mention a name or synonym of its concept, or of a SAME_AS-equivalent one) and type
+consistency (entity type vs the concept's group), in :mod:`kgsynth.evaluation.grounding`;
+span integrity. Each note gets
 flags; a note passes when it has none. The graph is read through the
 :class:`~kgsynth.graph.store.GraphStore` interface only, with per-run caches, so the
 embedded store and Neo4j give the same result.
@@ -16,8 +17,6 @@ embedded store and Neo4j give the same result.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
@@ -25,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from kgsynth.evaluation.convert import concept_ids
 from kgsynth.evaluation.degenerate import degenerate_reasons
+from kgsynth.evaluation.grounding import check_entities
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.record import NoteRecord, NoteRelation
 from kgsynth.graph.model import Concept, Relation
@@ -131,26 +131,6 @@ class CheckReport(BaseModel):
     extraction_fact_recall: float | None = None  # sampled facts the writer's own extraction pass found
     extraction_hallucination_rate: float | None = None
     results: list[NoteCheck] = Field(default_factory=list)
-
-
-def normalize_name(text: str) -> str:
-    """Case-insensitive, dash- and space-insensitive surface form."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"[\u2010-\u2015\u2212]", "-", text)
-    text = re.sub(r"\s+", " ", text).strip(" .,;:()[]\"'")
-    return text
-
-
-def _forms(names: Iterable[str]) -> set[str]:
-    forms = set()
-    for name in names:
-        n = normalize_name(name)
-        if n:
-            forms.add(n)
-            forms.add(n.replace("'s ", " ").replace("’s ", " "))
-            if len(n) > 3 and n.endswith("s"):
-                forms.add(n[:-1])
-    return forms
 
 
 class GraphView:
@@ -281,7 +261,7 @@ def check_note(
         _, _, result.extraction_absent, result.extraction_contradicting = _against_kg(extracted, sampled, graph)
     result.degenerate = degenerate_reasons(record, lexicon)
 
-    _check_entities(record, graph, result)
+    check_entities(record, graph, result)
 
     if result.faithfulness is not None and result.faithfulness < min_faithfulness:
         result.flags.append("unfaithful")
@@ -302,55 +282,6 @@ def check_note(
         result.flags.append("dangling_relation")
     result.passed = not any(f in FAILING_FLAGS for f in result.flags)
     return result
-
-
-def _check_entities(record: NoteRecord, graph: GraphView, result: NoteCheck) -> None:
-    instance = {c.id: c for c in record.instance.concepts} if record.instance else {}
-    all_ids = [cid for e in record.entities for cid in concept_ids(e)]
-    known = graph.concepts(all_ids)
-    for e in record.entities:
-        ids = concept_ids(e)
-        if not ids:
-            result.unknown_concepts.append(f"{e.id} {e.text!r}: no concept id")
-            continue
-        names: list[str] = []
-        groups: set[str] = set()
-        for cid in ids:
-            concept, sampled = known.get(cid), instance.get(cid)
-            if concept is None and sampled is None:
-                result.unknown_concepts.append(f"{e.id} {e.text!r}: {cid} is not in the graph")
-                continue
-            if concept is not None:
-                names += concept.names()
-                groups.add(concept.group)
-            if sampled is not None:
-                names += [sampled.name, *sampled.synonyms]
-                groups.add(sampled.group)
-        if not names and not groups:
-            continue
-        mention = normalize_name(e.text)
-        if mention not in _forms(names):
-            equivalent = graph.concepts([x for cid in ids for x in graph.equivalents(cid)])
-            more = [n for c in equivalent.values() if c is not None for n in c.names()]
-            if (mention not in _forms(names + more) and _singular(mention) not in _forms(names + more)
-                    and mention not in _written(names + more, groups)):
-                result.ungrounded.append(f"{e.id} {e.text!r} -> {','.join(ids)}")
-        specific = groups - {"Other"}
-        if specific and e.type not in specific:
-            result.type_mismatches.append(
-                f"{e.id} {e.text!r}: type {e.type}, concept group {'/'.join(sorted(specific))}"
-            )
-
-
-def _written(names: list[str], groups: set[str]) -> set[str]:
-    """Written forms of ``names`` ("liver tumors" for "Neoplasms, Hepatic"): the generator's own rules."""
-    from kgsynth.generation.written_forms import forms_of_names
-
-    return {normalize_name(f) for g in groups or {"Other"} for f in forms_of_names(names, g)}
-
-
-def _singular(text: str) -> str:
-    return text[:-1] if len(text) > 3 and text.endswith("s") else text
 
 
 def check_notes(
