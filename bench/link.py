@@ -174,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                          ("bc5cdr-train", train_docs), ("bc5cdr-train+kgsynth", train_docs + notes),
                          ("bc5cdr-train+kgsynth-every-name", train_docs + every)):
         if row in rows:
-            pairs = args.train_pairs * (2 if "+" in row else 1)
-            if row.endswith("every-name"):
-                pairs = args.every_name_pairs
+            pairs = args.every_name_pairs if row.endswith("every-name") else args.train_pairs * (2 if "+" in row else 1)
             random.Random(args.seed).shuffle(records)
             model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None)
             run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)
