@@ -82,16 +82,17 @@ def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool
 
 
 def trained(name: str, records: list, indexes: dict, work: Path, pairs: int | None, seed: int,
-            mining: dict | None = None) -> Path:
+            mining: dict | None = None, lr: float = 3e-5, epochs: int = 1) -> Path:
     """A fine-tuned bi-encoder (cached); ``mining``: the index to mine one hard negative per pair from."""
-    path = work / f"model-{name}{'-hn' if mining else ''}"
+    schedule = "" if (lr, epochs) == (3e-5, 1) else f"-lr{lr:g}-ep{epochs}"
+    path = work / f"model-{name}{'-hn' if mining else ''}{schedule}"
     if not (path / "config.json").is_file():
         def on_step(step: int, total: int) -> None:
             if step % 250 == 0 or step == total:
                 err.print(f"{name}: step {step:,}/{total:,}")
 
         report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed, hard_negatives=bool(mining),
-                                 mining_indexes=mining, on_step=on_step)
+                                 mining_indexes=mining, on_step=on_step, lr=lr, epochs=epochs)
         err.print(f"trained {name}: {report.pairs} pairs ({report.hard_negatives} mined negatives), "
                   f"{report.steps} steps, {report.seconds} s")
     return path
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                         "mined negative per pair (from the bi-encoder's index).")
     parser.add_argument("--every-name-pairs", type=int, default=None, help="Pairs for the every-name rows "
                         "(default all of them).")
+    parser.add_argument("--lr", type=float, default=3e-5, help="Learning rate of every fine-tuned row.")
+    parser.add_argument("--epochs", type=int, default=1, help="Epochs of every fine-tuned row.")
     parser.add_argument("--threads", type=int, default=1, help="Torch threads for all model work.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         if row in rows:
             pairs = args.every_name_pairs if row.endswith("every-name") else args.train_pairs * (2 if "+" in row else 1)
             random.Random(args.seed).shuffle(records)
-            model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None)
+            model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None,
+                            lr=args.lr, epochs=args.epochs)
             run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)
     if {"generative", "generative-free"} & set(rows):
         from kgsynth.generation.local_model import load_model
