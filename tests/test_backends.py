@@ -180,6 +180,6 @@ def test_openai_note_schema_joins_to_sound_tags() -> None:
     assert re.fullmatch(note_regex(instance, lexicon, 6), tagged)  # the same grammar as the transformers writer
     record = build_record(tagged, instance, lexicon)
     assert record.text == ("On admission, Metformin was started for T2DM with good control.\n"
-                           "excessive thirst is a symptom of type 2 diabetes in this patient.")
+                           "Excessive thirst is a symptom of type 2 diabetes in this patient.")  # sentence-cased
     assert [(r.type, r.trigger.text) for r in record.relations] == [("TREATS", "was started for"),
                                                                      ("HAS_PHENOTYPE", "is a symptom of")]

@@ -8,7 +8,8 @@ with commas, semicolons or colons after a word. So no URL, bracket, markup, list
 character can appear, a mention is always set off by a space (or the final period or a comma),
 each run has at most ``max_words`` words, and a line always has at least one word beside the
 fact. The same pieces serve the transformers backend (one regex for llguidance) and the openai
-backend (JSON-schema string patterns for the free runs, an enum for the phrase).
+backend (JSON-schema string patterns for the free runs, an enum for the phrase). A line that
+opens with a mention writes it sentence-cased ("Cyclosporine was ...", but "mTOR" as it is).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.lexicon import Lexicon, Phrasing
-from kgsynth.generation.tags import slot_label, surfaces, tag
+from kgsynth.generation.tags import sentence_case, slot_label, surfaces, tag
 
 #: Longest run of letters or digits in one word part.
 PART = 16
@@ -38,17 +39,25 @@ def words(max_words: int, first: bool = False, trailing_punct: bool = False) -> 
     return rf"{head}(?:{PUNCT}? {WORD}){{0,{n - 1}}}" + (f"{PUNCT}?" if trailing_punct else "")
 
 
-def _tag_alternatives(instance: MotifInstance, concept_id: str) -> str:
+def _tag_alternatives(instance: MotifInstance, concept_id: str, opening: bool = False) -> str:
+    """A tag of the concept with any of its surfaces; ``opening`` (the line starts with it): sentence-cased."""
     index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
-    names = "|".join(re.escape(s) for s in surfaces(instance.concepts[index]))
+    forms = surfaces(instance.concepts[index])
+    if opening:
+        forms = list(dict.fromkeys(sentence_case(f) for f in forms))
+    names = "|".join(re.escape(s) for s in forms)
     return rf"\[\[(?:{names})\|{slot_label(index)}\]\]"
 
 
-def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: list[Phrasing]) -> str:
-    """``MENTION PHRASE MENTION`` for every allowed phrasing of one fact."""
+def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: list[Phrasing],
+              opening: bool = False) -> str:
+    """``MENTION PHRASE MENTION`` for every allowed phrasing of one fact (``opening``: at the line start)."""
+    def first(cid: str) -> str:
+        return _tag_alternatives(instance, cid, opening)
+
     s, o = _tag_alternatives(instance, subject), _tag_alternatives(instance, object_)
-    alts = [f"{s if p.first == 'subject' else o} {re.escape(p.phrase)} {o if p.first == 'subject' else s}"
-            for p in phrasings]
+    alts = [f"{first(subject) if p.first == 'subject' else first(object_)} {re.escape(p.phrase)} "
+            f"{o if p.first == 'subject' else s}" for p in phrasings]
     return "(?:" + "|".join(alts) + ")"
 
 
@@ -63,7 +72,8 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
     lines = []
     for rel in instance.relations:
         core = fact_core(instance, rel.subject, rel.object, lexicon.allowed(rel.type))
-        lines.append(rf"(?:{lead}{core}(?:{tail})?|{core}{tail})\.")
+        opening = fact_core(instance, rel.subject, rel.object, lexicon.allowed(rel.type), opening=True)
+        lines.append(rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\.")
     return r"\n".join(lines)
 
 
@@ -96,7 +106,7 @@ def json_words_pattern(max_words: int, first: bool = False, optional: bool = Fal
 def join_fact(before: str, first: str, phrase: str, second: str, after: str) -> str:
     """One fact line from JSON pieces (tagged mentions), spaced exactly as :func:`note_regex` admits."""
     parts = [p for p in (before.strip(), first, phrase.strip(), second) if p]
-    line = " ".join(parts)
+    line = sentence_case(" ".join(parts))
     after = after.strip()
     if after:
         line += ("" if after.startswith(",") else " ") + after

@@ -22,9 +22,9 @@ from typing import Any
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, WORD_CHARS, join_fact, json_words_pattern, words
-from kgsynth.generation.prompt import Prompt, read_yaml, render
+from kgsynth.generation.prompt import Prompt, read_yaml, render, with_article
 from kgsynth.generation.record import NoteRecord
-from kgsynth.generation.tags import TagError, slot_label, surfaces, tag
+from kgsynth.generation.tags import TagError, sentence_case, slot_label, surfaces, tag
 
 
 def mention_surface(instance: MotifInstance) -> str:
@@ -36,10 +36,12 @@ def mention_surface(instance: MotifInstance) -> str:
 
 def mention_regex(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> str:
     """One line: plain words before and/or after exactly one tag of the mention, then a period."""
-    core = rf"\[\[{re.escape(mention_surface(instance))}\|{slot_label(0)}\]\]"
+    surface = mention_surface(instance)
+    core = rf"\[\[{re.escape(surface)}\|{slot_label(0)}\]\]"
+    opening = rf"\[\[{re.escape(sentence_case(surface))}\|{slot_label(0)}\]\]"
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
-    return rf"(?:{lead}{core}(?:{tail})?|{core}{tail})\."
+    return rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\."
 
 
 def max_mention_chars(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> int:
@@ -78,7 +80,7 @@ def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
         choices = templates.get(f"{group} {kind}") or templates[kind]
     else:
         choices = templates.get(group) or templates["Other"]
-    return rng.choice(choices).format(concept=tag(mention_surface(instance), 0))
+    return sentence_case(rng.choice(choices).format(concept=tag(mention_surface(instance), 0)))
 
 
 def mention_kind(instance: MotifInstance) -> str:
@@ -90,7 +92,8 @@ def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
     """What a single-concept record lacks: an entity of its concept whose text is the mention."""
     concept = instance.concepts[0]
     wanted = mention_surface(instance)
-    if any(e.concept_id == concept.id and e.text == wanted for e in record.entities):
+    # A sentence that opens with the mention writes it capitalized ("Liver biopsy was performed.").
+    if any(e.concept_id == concept.id and e.text in (wanted, sentence_case(wanted)) for e in record.entities):
         return []
     return [f"{concept.id} is not mentioned as {wanted!r}"]
 
@@ -102,7 +105,8 @@ def mention_prompt(instance: MotifInstance, note_type: str, demographics: dict[s
     mention = mention_surface(instance)
     example_line = (f"The patient has a history of {tag(mention, 0)}." if mention_kind(instance) == "noun"
                     else f"The {tag(mention, 0)} patients were followed up.")
-    text = render("mention_note.j2", note_type=note_type, age=demographics["age"], sex=demographics["sex"],
+    text = render("mention_note.j2", note_type=note_type, age=demographics["age"],
+                  a_age=with_article(demographics["age"]), sex=demographics["sex"],
                   exemplar=example, concept=concept, mention=mention, label=slot_label(0),
                   tagged_example=example_line)
     header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."

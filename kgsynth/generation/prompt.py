@@ -101,6 +101,13 @@ def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(names, weights=[weights[n] for n in names])[0]
 
 
+def with_article(age: int | str) -> str:
+    """``age`` after its indefinite article, as it is said: "a 64", "an 87", "an 18", "an 11"."""
+    digits = str(age)
+    spoken_vowel = digits.startswith("8") or (digits[:2] in ("11", "18") and len(digits) in (2, 5))
+    return f"{'an' if spoken_vowel else 'a'} {digits}"
+
+
 def sample_demographics(rng: random.Random, settings: PromptSettings) -> dict[str, str | int]:
     age = settings.age
     value = round(rng.gauss(age.mean, age.sd))
@@ -174,6 +181,7 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
         "note.j2",
         note_type=note_type,
         age=demographics["age"],
+        a_age=with_article(demographics["age"]),
         sex=demographics["sex"],
         exemplar=example,
         facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],

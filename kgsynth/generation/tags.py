@@ -19,6 +19,9 @@ from kgsynth.generation.record import Entity
 TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 #: Characters a surface form or free text may not contain (they delimit tags).
 _RESERVED = set("[]|")
+_FIRST_WORD = re.compile(r"[^\s|\]]+")
+#: Lower-case letters, maybe hyphenated, maybe with a trailing comma: a word capitalized at a sentence start.
+_PLAIN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*,?")
 
 
 class TagError(ValueError):
@@ -44,6 +47,34 @@ def tag(surface: str, index: int) -> str:
     return f"[[{surface}|{slot_label(index)}]]"
 
 
+def sentence_case(sentence: str) -> str:
+    """``sentence`` with its first word capitalized, inside a leading tag too, if it is a plain word.
+
+    A sentence may open with a mention ("[[cyclosporine|C1]] was reported ..."): the mention
+    is then written "Cyclosporine", as any text would, and :func:`strip_tags` accepts that
+    capitalized form of an allowed name at the start of a sentence only. A first word that
+    is not all lower-case letters ("mTOR", "p.R491C", "rs1042522", "5-HT") stays as it is.
+    """
+    at = 2 if sentence.startswith("[[") else 0
+    first = _FIRST_WORD.match(sentence, at)
+    if first is None or not _PLAIN_WORD.fullmatch(first.group()):
+        return sentence
+    return sentence[:at] + sentence[at].upper() + sentence[at + 1 :]
+
+
+def _opens_sentence(before: str) -> bool:
+    """Whether text ending in ``before`` is at the start of a sentence (or of a line)."""
+    rest = before.rstrip(" ")
+    return not rest or rest[-1] in "\n.!?:"
+
+
+def _allowed(surface: str, concept: InstanceConcept, at_sentence_start: bool) -> bool:
+    allowed = surfaces(concept)
+    if surface in allowed:
+        return True
+    return at_sentence_start and any(sentence_case(form) == surface for form in allowed)
+
+
 @dataclass(frozen=True)
 class Stripped:
     """Plain text and the entities the tags marked in it."""
@@ -56,7 +87,7 @@ def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
     """Remove tags, returning plain text and exactly-aligned, grounded entities.
 
     Raises :class:`TagError` for a tag naming an unknown slot, a surface the concept does
-    not allow, or a stray ``[[``/``]]`` (e.g. a truncated tag).
+    not allow (a sentence may open with an allowed name capitalized), or a stray ``[[``/``]]`` (e.g. a truncated tag).
     """
     parts: list[str] = []
     entities: list[Entity] = []
@@ -70,7 +101,7 @@ def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
         if not 1 <= slot <= len(instance.concepts):
             raise TagError(f"tag C{slot} names no concept of instance {instance.id}")
         concept = instance.concepts[slot - 1]
-        if surface not in surfaces(concept):
+        if not _allowed(surface, concept, _opens_sentence("".join(parts))):
             raise TagError(f"{surface!r} is not an allowed name of {concept.id} ({concept.name})")
         entities.append(
             Entity(

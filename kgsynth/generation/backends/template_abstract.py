@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.compose import distractors
-from kgsynth.generation.prompt import Prompt, read_yaml
+from kgsynth.generation.prompt import Prompt, read_yaml, with_article
+from kgsynth.generation.tags import sentence_case
 
 #: Writes the tagged statement of one fact (a lexicon phrasing between two mentions, no period).
 FactWriter = Callable[[InstanceRelation], str]
@@ -40,10 +41,6 @@ P_FACT_PAIR = 0.7
 P_FILLER = 0.6
 
 
-def _cap(sentence: str) -> str:
-    return sentence[0].upper() + sentence[1:] if sentence else sentence
-
-
 def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml") -> str:
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
@@ -58,8 +55,9 @@ def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.y
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
     demo = prompt.demographics
-    return _cap(template.format(age=demo.get("age"), sex=demo.get("sex"), n=n,
-                                Note_type=prompt.note_type.capitalize(), **mentions))
+    return sentence_case(template.format(age=demo.get("age"), a_age=with_article(demo.get("age", "")),
+                                         sex=demo.get("sex"), n=n, Note_type=prompt.note_type.capitalize(),
+                                         **mentions))
 
 
 def unrelated_pairs(concepts: Sequence[str], related: set[frozenset[str]]) -> list[tuple[str, str]]:
@@ -80,8 +78,8 @@ def write_abstract(
     head: list[str] = []
     if prompt.note_type in words["titled"]:
         anchor = instance.relations[0]
-        head.append(_fill(rng.choice(words["titles"][prompt.note_type]), prompt, n,
-                          fact="{fact}").replace("{fact}", fact_statement(anchor)))
+        title = _fill(rng.choice(words["titles"][prompt.note_type]), prompt, n, fact="{fact}")
+        head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
     if prompt.note_type not in words["titled"] or prompt.note_type in words["openings"]:
         choices = words["openings"].get(prompt.note_type) or words["openings"]["default"]
         head.append(_fill(rng.choice(choices), prompt, n))
@@ -112,7 +110,7 @@ def write_abstract(
             methods.append(_fill(rng.choice(words["distractor"]), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
-    body = [_cap(wrap_statement(fact_statement(r), rng)) for r in facts]
+    body = [sentence_case(wrap_statement(fact_statement(r), rng)) for r in facts]
     closing = _fill(rng.choice(words["conclusion"]), prompt, n, a=mention(rng.choice(fact_concepts)))
     # Optional lines, while the note stays within MAX_LINES: two fact concepts that no fact
     # relates measured together, and a sentence without any concept.

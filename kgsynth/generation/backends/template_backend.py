@@ -19,12 +19,12 @@ from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
 from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity, NoteRelation
-from kgsynth.generation.tags import surfaces, tag
+from kgsynth.generation.tags import sentence_case, surfaces, tag
 
 
 def context_line(statement: str, rng: random.Random) -> str:
     """``statement`` (two mentions and a phrase) with clinical words before, after or around it."""
-    return wrap_statement(statement, rng, "context.yaml")
+    return sentence_case(wrap_statement(statement, rng, "context.yaml"))
 
 
 class TemplateBackend(Backend):

@@ -1,0 +1,76 @@
+"""Sentences that open with a mention are capitalized, and "an 87-year-old" takes its article."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
+from kgsynth.generation.backends.template_backend import TemplateBackend
+from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.grammar import note_regex
+from kgsynth.generation.lexicon import load_lexicon
+from kgsynth.generation.note_plan import plan_notes
+from kgsynth.generation.prompt import build_prompt, load_settings, with_article
+from kgsynth.generation.tags import TagError, sentence_case, strip_tags
+
+
+def _instance() -> MotifInstance:
+    concepts = [InstanceConcept(slot="a", id="X:C1", name="cyclosporine", group="Chemical"),
+                InstanceConcept(slot="b", id="X:G1", name="mTOR", group="Gene"),
+                InstanceConcept(slot="c", id="X:D1", name="renal tissue damage", group="Disease")]
+    relations = [InstanceRelation(subject="X:C1", type="NEGATIVE_CORRELATION", object="X:G1"),
+                 InstanceRelation(subject="X:C1", type="POSITIVE_CORRELATION", object="X:D1")]
+    return MotifInstance(motif="path", stratum="x", concepts=concepts, relations=relations)
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("[[cyclosporine|C1]] was given.", "[[Cyclosporine|C1]] was given."),
+    ("[[renal tissue damage|C3]] improved.", "[[Renal tissue damage|C3]] improved."),
+    ("[[alpha-synuclein|C1]] rose.", "[[Alpha-synuclein|C1]] rose."),
+    ("[[mTOR|C2]] fell.", "[[mTOR|C2]] fell."),  # not a plain word: kept as written
+    ("[[p.R491C|C1]] was found.", "[[p.R491C|C1]] was found."),
+    ("[[rs1042522|C1]] was found.", "[[rs1042522|C1]] was found."),
+    ("in rats, [[mTOR|C2]] fell.", "In rats, [[mTOR|C2]] fell."),
+])
+def test_sentence_case_capitalizes_a_plain_first_word_only(sentence: str, expected: str) -> None:
+    assert sentence_case(sentence) == expected
+
+
+def test_a_capitalized_name_is_accepted_at_a_sentence_start_only() -> None:
+    inst = _instance()
+    stripped = strip_tags("Note.\n[[Cyclosporine|C1]] was stopped. [[Renal tissue damage|C3]] resolved.", inst)
+    assert [(e.text, e.concept_id) for e in stripped.entities] == [("Cyclosporine", "X:C1"),
+                                                                   ("Renal tissue damage", "X:D1")]
+    assert stripped.text[stripped.entities[0].start:stripped.entities[0].end] == "Cyclosporine"
+    with pytest.raises(TagError, match="not an allowed name"):
+        strip_tags("The patient was given [[Cyclosporine|C1]].", inst)
+
+
+@pytest.mark.parametrize(("age", "expected"), [(64, "a 64"), (87, "an 87"), (80, "an 80"), (18, "an 18"),
+                                               (11, "an 11"), (8, "an 8"), (19, "a 19"), (118, "a 118")])
+def test_with_article(age: int, expected: str) -> None:
+    assert with_article(age) == expected
+
+
+def test_template_notes_open_every_line_with_a_capital(tmp_path: Path) -> None:
+    inst = _instance()
+    lexicon = load_lexicon()
+    backend = TemplateBackend(lexicon)
+    rx = re.compile(note_regex(inst, lexicon))
+    for seed in range(30):  # fact notes: the baseline obeys the LLM writers' grammar, capitals included
+        tagged = backend.write(inst, build_prompt(inst, random.Random(seed), load_settings(), lexicon), seed).tagged
+        body = tagged.split("\n", 1)[1]
+        assert rx.fullmatch(body), body
+        assert all(not re.match(r"\[\[[a-z]+[ .,]", line) or line.startswith("[[mTOR") for line in body.split("\n"))
+    out = tmp_path / "abstracts"
+    report = generate([inst], backend, out, 12, seed=3, plan=plan_notes([inst], 12, max_notes_per_fact=12, seed=3),
+                      note_style="abstract", quiet=True)
+    assert report.written == 12 and report.rejected == 0
+    for record in read_notes(out):
+        for line in record.text.split("\n"):
+            assert line[:1].isupper() or line.startswith("mTOR"), record.text
+        assert not re.search(r"\ba 8\d?-year-old|\ba 1[18]-year-old", record.text)
