@@ -57,6 +57,20 @@ def test_mass_nouns_acronyms_and_eponyms_kept():
     assert "benzenesulfonate" in texts("Benzenesulfonates", "Chemical")
 
 
+def test_common_words_before_disease_are_no_eponyms():
+    def lowered(name: str) -> set[str]:
+        return {t for t in texts(name) if not t.startswith(("severe ", "mild ", "recurrent ", "progressive "))}
+
+    assert "glycogen storage disease" in lowered("Glycogen Storage Disease")  # a common noun before Disease
+    assert "venereal diseases" in lowered("Venereal Diseases")  # an adjective
+    assert "veno-occlusive disease" in lowered("Veno-Occlusive Disease")  # hyphenated, every part common
+    assert "agricultural worker's disease" in lowered("Agricultural Worker's Disease")  # a common possessive
+    assert "Besnier Boeck disease" in lowered("Besnier Boeck Disease")  # two surnames before the head
+    assert "Cushing syndrome" in lowered("Cushing Syndrome")  # a surname with a common ending
+    assert "Crigler-Najjar syndrome" in lowered("Crigler-Najjar Syndrome")
+    assert "Ehlers-Danlos syndrome" in lowered("Ehlers-Danlos Syndrome")
+
+
 def test_one_course_or_severity_modifier_per_disease_name():
     modified = [t for t in texts("Renal Insufficiency") if t.split()[0] in
                 ("severe", "recurrent", "progressive", "mild")]

@@ -9,7 +9,8 @@ still grounded to the concept's id. The rules, with word lists in ``prompts/writ
 
 * ``uninverted``: MeSH's "Neoplasms, Hepatic" -> "hepatic neoplasms";
 * ``lower case``: every word but acronyms and symbols ("DNA", "IL-6") and eponyms: a word before
-  "Disease"/"Syndrome" ("Parkinson disease") or a capitalized possessive ("Boeck's sarcoid");
+  "Disease"/"Syndrome" that is no common word ("Parkinson disease", but "glycogen storage
+  disease", "vascular disease") or a capitalized possessive ("Boeck's sarcoid");
 * ``number``: the head (last) word singular <-> plural ("neoplasm", "tumors");
 * ``organ noun``: an organ adjective written as its noun before heads such as "failure" or
   "neoplasms" ("hepatic" -> "liver"; "hepatic encephalopathy" stays);
@@ -61,16 +62,33 @@ def _is_acronym(word: str) -> bool:
 
 def _lower(text: str) -> str:
     """Lower case but acronyms and eponyms ("Parkinson" before "Disease", any capitalized possessive:
-    "Boeck's Sarcoid" -> "Boeck's sarcoid"; organ words are no eponyms)."""
+    "Boeck's Sarcoid" -> "Boeck's sarcoid"; organ and other common words are no eponyms; surnames
+    before an eponym before the head are eponyms too: "Besnier Boeck disease")."""
     words = text.split()
     organs = {w for pair in _tables()["organ_nouns"].items() for w in pair}
-    out = []
-    for i, word in enumerate(words):
-        before_head = i + 1 < len(words) and words[i + 1].lower() in ("disease", "syndrome")
-        eponym = word[:1].isupper() and word.lower() not in organs and (
-            before_head or word.endswith(("'s", "\u2019s")))
+    out: list[str] = []
+    named = False  # the word after this one is "Disease"/"Syndrome" or an eponym before it
+    for word in reversed(words):  # right to left, so "Besnier Boeck Disease" keeps both surnames
+        capitalized = word[:1].isupper() and word.lower() not in organs
+        possessive = word.endswith(("'s", "\u2019s"))
+        eponym = capitalized and (named or possessive) and not _common_word(word[:-2] if possessive else word)
         out.append(word if _is_acronym(word) or eponym else word.lower())
-    return " ".join(out)
+        named = word.lower() in ("disease", "syndrome") or (named and eponym)
+    return " ".join(reversed(out))
+
+
+def _common_word(word: str) -> bool:
+    """Whether a word before "Disease"/"Syndrome" is a common word, not a surname ("Storage", "Vascular")."""
+    tables = _tables()
+    parts = [p for p in word.lower().strip(",").split("-") if p]
+    if not parts or any(p in tables["eponyms_with_common_endings"] for p in parts):
+        return False
+
+    def common(part: str) -> bool:
+        return part in tables["common_words_before_head"] or part.endswith(tuple(tables["common_word_endings"]))
+
+    *heads, last = parts
+    return common(last) and all(common(p) or p in tables["combining_prefixes"] or p.endswith("o") for p in heads)
 
 
 def _uninvert(name: str) -> str:
