@@ -71,6 +71,14 @@ def test_common_words_before_disease_are_no_eponyms():
     assert "Ehlers-Danlos syndrome" in lowered("Ehlers-Danlos Syndrome")
 
 
+def test_acids_written_by_their_anion():
+    assert texts("Valproic Acid", "Chemical") == {"valproic acid": "noun", "valproate": "noun"}
+    assert "urate" in texts("Uric Acid", "Chemical") and "sulfate" in texts("Sulfuric Acid", "Chemical")
+    assert texts("Hydrochloric Acid", "Chemical") == {"hydrochloric acid": "noun"}  # chloride is another concept
+    assert texts("Fatty Acids", "Chemical") == {"fatty acids": "noun"}
+    assert "valproate" not in texts("Valproic Acid", "Disease")
+
+
 def test_one_course_or_severity_modifier_per_disease_name():
     modified = [t for t in texts("Renal Insufficiency") if t.split()[0] in
                 ("severe", "recurrent", "progressive", "mild")]

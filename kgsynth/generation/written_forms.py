@@ -17,6 +17,7 @@ still grounded to the concept's id. The rules, with word lists in ``prompts/writ
 * ``head synonym``: "neoplasms" -> "tumors", "insufficiency" -> "failure";
 * ``modifier``: a severity or course word before a disease ("severe hypertension"), one per
   name (chosen by the name's hash), as text names a concept inside a longer span;
+* ``anion``: an "-ic acid" chemical by its "-ate" anion ("valproic acid" -> "valproate");
 * ``adjective``: a one-word disease as the adjective written before a noun
   ("hypertension" -> "hypertensive", used in adjective templates: "hypertensive patients").
 
@@ -195,7 +196,27 @@ def written_forms(name: str, group: str) -> list[WrittenForm]:
     adjective = _adjective(base) if group in ("Disease", "Phenotype") else None
     if adjective:
         add(*adjective)
+    if group == "Chemical":
+        add(_conjugate_base(base))
     return list(forms.values())
+
+
+def _conjugate_base(text: str) -> str | None:
+    """ "valproic acid" -> "valproate", "folic acid" -> "folate": how text names an acid by its anion.
+
+    Only "-ic acid" names, whose "-ate" form names the same MeSH concept (BC5CDR links "valproate"
+    to Valproic Acid); inorganic acids whose anion is spelled otherwise come from a table
+    ("sulfuric" -> "sulfate"), and those whose anion is another concept are left alone.
+    """
+    match = re.fullmatch(r"(.*?)([a-z]{2,})ic acids?", text)
+    if match is None:
+        return None
+    prefix, stem = match.groups()
+    table = _tables()["acid_anions"]
+    word = table.get(f"{stem}ic", f"{stem}ate")
+    if not word:
+        return None
+    return f"{prefix}{word}{'s' if text.endswith('acids') else ''}"
 
 
 def forms_of_names(names: list[str], group: str) -> dict[str, WrittenForm]:
