@@ -74,3 +74,19 @@ def test_template_notes_open_every_line_with_a_capital(tmp_path: Path) -> None:
         for line in record.text.split("\n"):
             assert line[:1].isupper() or line.startswith("mTOR"), record.text
         assert not re.search(r"\ba 8\d?-year-old|\ba 1[18]-year-old", record.text)
+
+
+def test_a_one_adjective_disease_name_is_not_written_where_a_noun_goes() -> None:
+    from kgsynth.generation.tags import surfaces
+
+    inflammation = InstanceConcept(slot="a", id="X:D2", name="proinflammatory", synonyms=["inflammation"],
+                                   group="Disease")
+    assert surfaces(inflammation) == ["inflammation"]
+    alone = InstanceConcept(slot="a", id="X:D3", name="hyperkinetic", group="Disease")
+    assert surfaces(alone) == ["hyperkinetic"]  # no other name: kept
+    bleeding = InstanceConcept(slot="a", id="X:D4", name="bleeding", synonyms=["hemorrhage"], group="Disease")
+    assert surfaces(bleeding) == ["bleeding", "hemorrhage"]  # a gerund is a noun
+    gene = InstanceConcept(slot="a", id="X:G2", name="cytotoxic", synonyms=["CTL"], group="Gene")
+    assert surfaces(gene) == ["cytotoxic", "CTL"]  # only disease and phenotype names
+    written = inflammation.model_copy(update={"written": {"inflammatory": "adjective"}})
+    assert surfaces(written) == ["inflammation", "inflammatory"]  # a written adjective form is placed by its template

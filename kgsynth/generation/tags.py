@@ -19,6 +19,9 @@ from kgsynth.generation.record import Entity
 TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 #: Characters a surface form or free text may not contain (they delimit tags).
 _RESERVED = set("[]|")
+#: One lower-case word with an adjective ending ("proinflammatory", "nephrotoxic", "depressed";
+#: not "-ing": "bleeding", "vomiting" are nouns).
+_ADJECTIVE_NAME = re.compile(r"[a-z][a-z-]{5,}(?:ic|ive|al|ous|ory|ed)")
 _FIRST_WORD = re.compile(r"[^\s|\]]+")
 #: Lower-case letters, maybe hyphenated, maybe with a trailing comma: a word capitalized at a sentence start.
 _PLAIN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*,?")
@@ -34,9 +37,18 @@ def slot_label(index: int) -> str:
 
 
 def surfaces(concept: InstanceConcept) -> list[str]:
-    """Allowed surface forms of a concept: preferred name first, then synonyms, then its written forms."""
+    """Allowed surface forms of a concept: preferred name first, then synonyms, then its written forms.
+
+    A disease or phenotype name that is one adjective ("proinflammatory", "hyperkinetic": corpora
+    such as BioRED name a concept by whatever its first mention was) is left out when the concept
+    has another name: a fact sentence puts its mentions where nouns go ("ICAM1 has been linked to
+    proinflammatory"). Written forms (adjectives included) are kept: their templates place them.
+    """
+    names = [concept.name, *concept.synonyms]
+    if concept.group in ("Disease", "Phenotype"):
+        names = [n for n in names if not _ADJECTIVE_NAME.fullmatch(n)] or names
     seen: list[str] = []
-    for form in [concept.name, *concept.synonyms, *concept.written]:
+    for form in [*names, *concept.written]:
         form = " ".join(form.split())
         if form and not (_RESERVED & set(form)) and form not in seen:
             seen.append(form)
