@@ -34,7 +34,11 @@ def _instance() -> MotifInstance:
     ("[[mTOR|C2]] fell.", "[[mTOR|C2]] fell."),  # not a plain word: kept as written
     ("[[p.R491C|C1]] was found.", "[[p.R491C|C1]] was found."),
     ("[[rs1042522|C1]] was found.", "[[rs1042522|C1]] was found."),
+    ("[[caspase-3|C1]] rose.", "[[Caspase-3|C1]] rose."),
+    ("[[erbB3|C1]] rose.", "[[erbB3|C1]] rose."),
+    ("[[p53|C1]] rose.", "[[p53|C1]] rose."),
     ("in rats, [[mTOR|C2]] fell.", "In rats, [[mTOR|C2]] fell."),
+    ("an 87-year-old patient.", "An 87-year-old patient."),
 ])
 def test_sentence_case_capitalizes_a_plain_first_word_only(sentence: str, expected: str) -> None:
     assert sentence_case(sentence) == expected

@@ -18,7 +18,7 @@ import re
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.lexicon import Lexicon, Phrasing
-from kgsynth.generation.tags import sentence_case, slot_label, surfaces, tag
+from kgsynth.generation.tags import opening_surface, sentence_case, slot_label, surfaces, tag
 
 #: Longest run of letters or digits in one word part.
 PART = 16
@@ -44,7 +44,7 @@ def _tag_alternatives(instance: MotifInstance, concept_id: str, opening: bool = 
     index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
     forms = surfaces(instance.concepts[index])
     if opening:
-        forms = list(dict.fromkeys(sentence_case(f) for f in forms))
+        forms = list(dict.fromkeys(opening_surface(f) for f in forms))
     names = "|".join(re.escape(s) for s in forms)
     return rf"\[\[(?:{names})\|{slot_label(index)}\]\]"
 

@@ -24,7 +24,7 @@ from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, WORD_CHARS, join_fact, json_words_pattern, words
 from kgsynth.generation.prompt import Prompt, read_yaml, render, with_article
 from kgsynth.generation.record import NoteRecord
-from kgsynth.generation.tags import TagError, sentence_case, slot_label, surfaces, tag
+from kgsynth.generation.tags import TagError, opening_surface, sentence_case, slot_label, surfaces, tag
 
 
 def mention_surface(instance: MotifInstance) -> str:
@@ -38,7 +38,7 @@ def mention_regex(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -
     """One line: plain words before and/or after exactly one tag of the mention, then a period."""
     surface = mention_surface(instance)
     core = rf"\[\[{re.escape(surface)}\|{slot_label(0)}\]\]"
-    opening = rf"\[\[{re.escape(sentence_case(surface))}\|{slot_label(0)}\]\]"
+    opening = rf"\[\[{re.escape(opening_surface(surface))}\|{slot_label(0)}\]\]"
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
     return rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\."
@@ -93,7 +93,7 @@ def mention_problems(record: NoteRecord, instance: MotifInstance) -> list[str]:
     concept = instance.concepts[0]
     wanted = mention_surface(instance)
     # A sentence that opens with the mention writes it capitalized ("Liver biopsy was performed.").
-    if any(e.concept_id == concept.id and e.text in (wanted, sentence_case(wanted)) for e in record.entities):
+    if any(e.concept_id == concept.id and e.text in (wanted, opening_surface(wanted)) for e in record.entities):
         return []
     return [f"{concept.id} is not mentioned as {wanted!r}"]
 

@@ -22,9 +22,9 @@ _RESERVED = set("[]|")
 #: One lower-case word with an adjective ending ("proinflammatory", "nephrotoxic", "depressed";
 #: not "-ing": "bleeding", "vomiting" are nouns).
 _ADJECTIVE_NAME = re.compile(r"[a-z][a-z-]{5,}(?:ic|ive|al|ous|ory|ed)")
-_FIRST_WORD = re.compile(r"[^\s|\]]+")
-#: Lower-case letters, maybe hyphenated, maybe with a trailing comma: a word capitalized at a sentence start.
-_PLAIN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*,?")
+#: A mention that opens with three or more lower-case letters and no capital among its first letters:
+#: capitalized at a sentence start ("caspase-3" -> "Caspase-3"; not "mTOR", "erbB3", "p53", "rs12").
+_PLAIN_START = re.compile(r"[a-z]{3,}(?![A-Za-z])")
 
 
 class TagError(ValueError):
@@ -60,18 +60,22 @@ def tag(surface: str, index: int) -> str:
 
 
 def sentence_case(sentence: str) -> str:
-    """``sentence`` with its first word capitalized, inside a leading tag too, if it is a plain word.
+    """``sentence`` with its first letter capitalized, inside a leading tag too (if it is a plain word).
 
     A sentence may open with a mention ("[[cyclosporine|C1]] was reported ..."): the mention
     is then written "Cyclosporine", as any text would, and :func:`strip_tags` accepts that
-    capitalized form of an allowed name at the start of a sentence only. A first word that
-    is not all lower-case letters ("mTOR", "p.R491C", "rs1042522", "5-HT") stays as it is.
+    capitalized form of an allowed name at the start of a sentence only. A first word whose
+    first letters are not three lower-case ones ("mTOR", "erbB3", "p53", "p.R491C", "rs1042522",
+    "5-HT") stays as it is; "caspase-3" is written "Caspase-3".
     """
-    at = 2 if sentence.startswith("[[") else 0
-    first = _FIRST_WORD.match(sentence, at)
-    if first is None or not _PLAIN_WORD.fullmatch(first.group()):
-        return sentence
-    return sentence[:at] + sentence[at].upper() + sentence[at + 1 :]
+    if sentence.startswith("[["):
+        return "[[" + opening_surface(sentence[2:])
+    return sentence[:1].upper() + sentence[1:]
+
+
+def opening_surface(surface: str) -> str:
+    """How a mention is written when it opens a sentence: "Cyclosporine", "Caspase-3", but "mTOR", "p53"."""
+    return surface[:1].upper() + surface[1:] if _PLAIN_START.match(surface) else surface
 
 
 def _opens_sentence(before: str) -> bool:
@@ -84,7 +88,7 @@ def _allowed(surface: str, concept: InstanceConcept, at_sentence_start: bool) ->
     allowed = surfaces(concept)
     if surface in allowed:
         return True
-    return at_sentence_start and any(sentence_case(form) == surface for form in allowed)
+    return at_sentence_start and any(opening_surface(form) == surface for form in allowed)
 
 
 @dataclass(frozen=True)
