@@ -139,3 +139,25 @@ def test_abstract_notes_break_the_shared_sentence_shortcut(tmp_path: Path) -> No
     assert titled >= 10 and notes_with_shared_unrelated >= 30
     shape = pair_shape(records)
     assert shape.positive_if_shared is not None and shape.positive_if_shared < 0.6
+
+
+def test_methods_sentences_fit_the_groups_they_name(tmp_path: Path) -> None:
+    """ "Expression of" names genes, "Levels of" genes or chemicals, "The history included" a disease."""
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 60, seed=2, plan=plan_notes(POOL, 60, max_notes_per_fact=10, seed=2),
+             note_style="abstract", quiet=True)
+    wanted = {"Expression of": {"Gene"}, "Levels of": {"Gene", "Chemical"}, "We measured": {"Gene", "Chemical"},
+              "We also measured": {"Gene", "Chemical"}, "Measurements of": {"Gene", "Chemical"},
+              "The history included": {"Disease"}}
+    seen = set()
+    for record in read_notes(out):
+        start = 0
+        for line in record.text.split("\n"):
+            end = start + len(line)
+            for opening, allowed in wanted.items():
+                if line.startswith(opening):
+                    seen.add(opening)
+                    named = {e.type for e in record.entities if start <= e.start < end}
+                    assert named and named <= allowed, (line, named)
+            start = end + 1
+    assert len(seen) >= 3, seen  # the check ran on several of these sentences

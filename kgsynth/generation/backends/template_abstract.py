@@ -60,6 +60,13 @@ def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
                                          **mentions))
 
 
+def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str]) -> str:
+    """One of ``templates`` that fits the semantic groups it will name (see ``abstract.yaml``)."""
+    fitting = [t if isinstance(t, str) else t["text"] for t in templates
+               if isinstance(t, str) or groups <= set(t["groups"])]
+    return rng.choice(fitting)
+
+
 def unrelated_pairs(concepts: Sequence[str], related: set[frozenset[str]]) -> list[tuple[str, str]]:
     """Every pair of ``concepts`` that no fact of the note relates."""
     return [(a, b) for i, a in enumerate(concepts) for b in concepts[i + 1 :] if frozenset((a, b)) not in related]
@@ -71,6 +78,10 @@ def write_abstract(
     """The tagged text of an abstract note: every fact stated, every distractor mentioned."""
     words = read_yaml("abstract.yaml")
     related = {frozenset((r.subject, r.object)) for r in instance.relations}
+
+    def groups(*ids: str) -> set[str]:
+        return {c.group for c in instance.concepts if c.id in ids}
+
     fact_concepts = list(dict.fromkeys(c for r in instance.relations for c in (r.subject, r.object)))
     extra = [c.id for c in distractors(instance)]
     rng.shuffle(extra)
@@ -100,14 +111,15 @@ def write_abstract(
         rng.shuffle(partners)
         if len(partners) >= 2 and rng.random() < P_THREE and frozenset(partners[:2]) not in related:
             a, b = partners[:2]
-            methods.append(_fill(rng.choice(words["co_mention_three"]), prompt, n,
+            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b)), prompt, n,
                                  a=mention(d), b=mention(a), c=mention(b)))
             pending = [c for c in pending if c not in (a, b)]
         elif partners and rng.random() < P_TWO:
-            methods.append(_fill(rng.choice(words["co_mention"]), prompt, n, a=mention(d), b=mention(partners[0])))
+            methods.append(_fill(pick(words["co_mention"], rng, groups(d, partners[0])), prompt, n, a=mention(d),
+                                 b=mention(partners[0])))
             pending = [c for c in pending if c != partners[0]]
         else:
-            methods.append(_fill(rng.choice(words["distractor"]), prompt, n, a=mention(d)))
+            methods.append(_fill(pick(words["distractor"], rng, groups(d)), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
     body = [sentence_case(wrap_statement(fact_statement(r), rng)) for r in facts]
@@ -118,7 +130,7 @@ def write_abstract(
     pairs = unrelated_pairs(fact_concepts, related)
     if pairs and room > 0 and rng.random() < P_FACT_PAIR:
         a, b = rng.choice(pairs)
-        methods.append(_fill(rng.choice(words["co_mention"]), prompt, n, a=mention(a), b=mention(b)))
+        methods.append(_fill(pick(words["co_mention"], rng, groups(a, b)), prompt, n, a=mention(a), b=mention(b)))
         room -= 1
     if room > 0 and rng.random() < P_FILLER:
         methods.append(_fill(rng.choice(words["filler"]), prompt, n))
