@@ -92,5 +92,7 @@ def test_a_one_adjective_disease_name_is_not_written_where_a_noun_goes() -> None
     assert surfaces(bleeding) == ["bleeding", "hemorrhage"]  # a gerund is a noun
     gene = InstanceConcept(slot="a", id="X:G2", name="cytotoxic", synonyms=["CTL"], group="Gene")
     assert surfaces(gene) == ["cytotoxic", "CTL"]  # only disease and phenotype names
+    nimesulide = InstanceConcept(slot="a", id="X:C9", name="nimesulide", synonyms=["N"], group="Chemical")
+    assert surfaces(nimesulide) == ["nimesulide"]  # an abstract's one-letter abbreviation, out of its context
     written = inflammation.model_copy(update={"written": {"inflammatory": "adjective"}})
     assert surfaces(written) == ["inflammation", "inflammatory"]  # a written adjective form is placed by its template

@@ -42,9 +42,10 @@ def surfaces(concept: InstanceConcept) -> list[str]:
     A disease or phenotype name that is one adjective ("proinflammatory", "hyperkinetic": corpora
     such as BioRED name a concept by whatever its first mention was) is left out when the concept
     has another name: a fact sentence puts its mentions where nouns go ("ICAM1 has been linked to
-    proinflammatory"). Written forms (adjectives included) are kept: their templates place them.
+    proinflammatory"). So is a one-letter name ("N", an abstract's own abbreviation of nimesulide).
+    Written forms (adjectives included) are kept: their templates place them.
     """
-    names = [concept.name, *concept.synonyms]
+    names = [n for n in (concept.name, *concept.synonyms) if len(n.strip()) > 1] or [concept.name]
     if concept.group in ("Disease", "Phenotype"):
         names = [n for n in names if not _ADJECTIVE_NAME.fullmatch(n)] or names
     seen: list[str] = []
