@@ -70,8 +70,9 @@ def check_entities(record: NoteRecord, graph: GraphView, result: NoteCheck) -> N
         if mention not in _forms(names):
             equivalent = graph.concepts([x for cid in ids for x in graph.equivalents(cid)])
             more = [n for c in equivalent.values() if c is not None for n in c.names()]
-            if (mention not in _forms(names + more) and _singular(mention) not in _forms(names + more)
-                    and mention not in _written(names + more, groups)):
+            names += more
+            forms = _forms(names)
+            if mention not in forms and _singular(mention) not in forms and mention not in _written(names, groups):
                 result.ungrounded.append(f"{e.id} {e.text!r} -> {','.join(ids)}")
         specific = groups - {"Other"}
         if specific and e.type not in specific:
