@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from kgsynth.cypher.instance import MotifInstance
+from kgsynth.generation.agreement import agreeing
 from kgsynth.generation.lexicon import Lexicon, Phrasing
 from kgsynth.generation.tags import opening_surface, sentence_case, slot_label, surfaces, tag
 
@@ -39,10 +40,11 @@ def words(max_words: int, first: bool = False, trailing_punct: bool = False) -> 
     return rf"{head}(?:{PUNCT}? {WORD}){{0,{n - 1}}}" + (f"{PUNCT}?" if trailing_punct else "")
 
 
-def _tag_alternatives(instance: MotifInstance, concept_id: str, opening: bool = False) -> str:
-    """A tag of the concept with any of its surfaces; ``opening`` (the line starts with it): sentence-cased."""
+def _tag_alternatives(instance: MotifInstance, concept_id: str, opening: bool = False,
+                      forms: list[str] | None = None) -> str:
+    """A tag of the concept with any of its surfaces (or of ``forms``); ``opening``: sentence-cased."""
     index = next(i for i, c in enumerate(instance.concepts) if c.id == concept_id)
-    forms = surfaces(instance.concepts[index])
+    forms = forms if forms is not None else surfaces(instance.concepts[index])
     if opening:
         forms = list(dict.fromkeys(opening_surface(f) for f in forms))
     names = "|".join(re.escape(s) for s in forms)
@@ -51,13 +53,21 @@ def _tag_alternatives(instance: MotifInstance, concept_id: str, opening: bool = 
 
 def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: list[Phrasing],
               opening: bool = False) -> str:
-    """``MENTION PHRASE MENTION`` for every allowed phrasing of one fact (``opening``: at the line start)."""
-    def first(cid: str) -> str:
-        return _tag_alternatives(instance, cid, opening)
+    """``MENTION PHRASE MENTION`` for every allowed phrasing of one fact (``opening``: at the line start).
 
-    s, o = _tag_alternatives(instance, subject), _tag_alternatives(instance, object_)
-    alts = [f"{first(subject) if p.first == 'subject' else first(object_)} {re.escape(p.phrase)} "
-            f"{o if p.first == 'subject' else s}" for p in phrasings]
+    The phrase agrees in number with the mention named first: its plural surfaces ("seizures") are
+    followed by the plural form of the phrase ("were associated with"), the others by the singular.
+    """
+    ends = {"subject": subject, "object": object_}
+    alts = []
+    for p in phrasings:
+        first_id, second_id = ends[p.first], ends[p.second]
+        by_phrase: dict[str, list[str]] = {}
+        for form in surfaces(next(c for c in instance.concepts if c.id == first_id)):
+            by_phrase.setdefault(agreeing(p.phrase, form), []).append(form)
+        second = _tag_alternatives(instance, second_id)
+        alts += [f"{_tag_alternatives(instance, first_id, opening, forms)} {re.escape(phrase)} {second}"
+                 for phrase, forms in by_phrase.items()]
     return "(?:" + "|".join(alts) + ")"
 
 
@@ -91,7 +101,7 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
     run = max(1, max_words) * (WORD_CHARS + 1) + 2
     total = 0
     for rel in instance.relations:
-        phrase = max(len(p.phrase) for p in lexicon.allowed(rel.type))
+        phrase = max(len(form) for p in lexicon.allowed(rel.type) for form in p.forms)
         total += 2 * run + longest_tag(rel.subject) + longest_tag(rel.object) + phrase + 4
     return total
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from kgsynth.errors import ConfigError
+from kgsynth.generation.agreement import agreeing, plural_phrase
 from kgsynth.generation.record import Entity
 from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
 from kgsynth.inputs import read_yaml_text, yaml_error_line
@@ -41,9 +42,14 @@ class Phrasing:
         return "object" if self.first == "subject" else "subject"
 
     def sentence(self, subject: str, object_: str) -> str:
-        """The phrasing with both slots filled (no final period)."""
+        """The phrasing with both slots filled (no final period), its verb agreeing with the first mention."""
         a, b = (subject, object_) if self.first == "subject" else (object_, subject)
-        return f"{a} {self.phrase} {b}"
+        return f"{a} {agreeing(self.phrase, a)} {b}"
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """The phrase for a singular and for a plural first mention (one form when they are the same)."""
+        return tuple(dict.fromkeys((self.phrase, plural_phrase(self.phrase))))
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ class Lexicon:
         self._by_phrase: dict[str, list[Phrasing]] = {}
         for items in self._by_type.values():
             for p in items:
-                self._by_phrase.setdefault(p.phrase, []).append(p)
+                for form in p.forms:  # "was associated with" and "were associated with" are one trigger
+                    self._by_phrase.setdefault(form, []).append(p)
 
     @property
     def types(self) -> list[str]:
@@ -92,7 +99,8 @@ class Lexicon:
         """Every ``mention PHRASE mention`` on one line of ``text``, for any type (directions as written).
 
         Two mentions state a relation when the text between them is exactly one space, a
-        lexicon phrase and one space; the phrase's order says which mention is the subject.
+        lexicon phrase (in either number: "was"/"were") and one space; the phrase's order says
+        which mention is the subject.
         """
         ordered = sorted(entities, key=lambda e: (e.start, e.end))
         found: list[Statement] = []

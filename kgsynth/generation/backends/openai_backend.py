@@ -100,7 +100,8 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
         for first in ("subject", "object"):
-            phrases = [p.phrase for p in lexicon.allowed(rel.type) if p.first == first]
+            # either number: the schema cannot tie the verb to the name chosen for ``first``
+            phrases = list(dict.fromkeys(f for p in lexicon.allowed(rel.type) if p.first == first for f in p.forms))
             if not phrases:
                 continue
             second = "object" if first == "subject" else "subject"
