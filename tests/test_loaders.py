@@ -253,9 +253,10 @@ def test_composite_mention_text_names_a_concept_only_when_nothing_else_does(tmp_
                     + "\n")
     store, _ = load(CorpusLoader([path]))
     breast = store.get_concept("MESH:D001943")
-    assert breast.name == "Breast cancer" and breast.synonyms == []  # the composite text names two concepts
+    # the composite text names two concepts; a sentence's capital is not the name's
+    assert breast.name == "breast cancer" and breast.synonyms == []
     ovarian = store.get_concept("MESH:D010051")
-    assert ovarian.name == "Breast or ovarian cancer"  # its only text in the document: kept, not nameless
+    assert ovarian.name == "breast or ovarian cancer"  # its only text in the document: kept, not nameless
 
 
 @pytest.mark.slow

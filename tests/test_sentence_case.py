@@ -94,5 +94,9 @@ def test_a_one_adjective_disease_name_is_not_written_where_a_noun_goes() -> None
     assert surfaces(gene) == ["cytotoxic", "CTL"]  # only disease and phenotype names
     nimesulide = InstanceConcept(slot="a", id="X:C9", name="nimesulide", synonyms=["N"], group="Chemical")
     assert surfaces(nimesulide) == ["nimesulide"]  # an abstract's one-letter abbreviation, out of its context
+    amiodarone = InstanceConcept(slot="a", id="X:C8", name="Amiodarone", synonyms=["amiodarone"], group="Chemical")
+    assert surfaces(amiodarone) == ["amiodarone"]  # a capital of place gives way to the name's own case
+    akt = InstanceConcept(slot="a", id="X:G3", name="Akt", synonyms=["akt"], group="Gene")
+    assert surfaces(akt) == ["Akt", "akt"]  # gene symbols keep both
     written = inflammation.model_copy(update={"written": {"inflammatory": "adjective"}})
     assert surfaces(written) == ["inflammation", "inflammatory"]  # a written adjective form is placed by its template

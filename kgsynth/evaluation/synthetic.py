@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
+from kgsynth.generation.agreement import agreeing
 from kgsynth.generation.lexicon import load_lexicon
 from kgsynth.generation.prompt import read_yaml
 from kgsynth.generation.record import Entity, NoteRecord, NoteRelation, Trigger
+from kgsynth.generation.tags import opening_surface
 from kgsynth.graph.model import Concept, Relation
 
 OPENINGS = ["", "Follow-up visit. ", "Clinic note. ", "Discharge summary: ", "History: "]
@@ -45,9 +48,11 @@ def template_note(
     phrasings = load_lexicon().phrasings(relation.type)
     phrasing = phrasings[0] if variety <= 1 else rng.choice(phrasings[: 1 + variety])
     tails = read_yaml("context.yaml")["tails"]
+    s_text, o_text = _mention(subject, rng, variety), _mention(object_, rng, variety)
+    first = s_text if phrasing.first == "subject" else o_text  # the verb agrees with it: "Seizures were"
+    phrasing = replace(phrasing, phrase=agreeing(phrasing.phrase, first))
     template = phrasing.sentence("{s}", "{o}") + " " + (tails[0] if variety <= 1 else rng.choice(tails)) + "."
     opening = "" if variety <= 1 else rng.choice(OPENINGS)
-    s_text, o_text = _mention(subject, rng, variety), _mention(object_, rng, variety)
     text = opening
     entities: list[Entity] = []
     spans: dict[str, str] = {}
@@ -56,7 +61,7 @@ def template_note(
         if piece in ("s", "o") and i % 2 == 1:
             concept, mention = (subject, s_text) if piece == "s" else (object_, o_text)
             if not text or text.endswith(". ") or text.endswith(": "):
-                mention = mention[0].upper() + mention[1:]
+                mention = opening_surface(mention)  # "Cyclosporine", but "mTOR" as written
             eid = f"T{len(entities) + 1}"
             entities.append(
                 Entity(

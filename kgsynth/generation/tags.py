@@ -25,6 +25,8 @@ _ADJECTIVE_NAME = re.compile(r"[a-z][a-z-]{5,}(?:ic|ive|al|ous|ory|ed)")
 #: A mention that opens with three or more lower-case letters and no capital among its first letters:
 #: capitalized at a sentence start ("caspase-3" -> "Caspase-3"; not "mTOR", "erbB3", "p53", "rs12").
 _PLAIN_START = re.compile(r"[a-z]{3,}(?![A-Za-z])")
+#: Groups whose names are symbols, where a capital is part of the name ("Akt", "Ras").
+_SYMBOL_GROUPS = ("Gene", "Variant")
 
 
 class TagError(ValueError):
@@ -43,11 +45,15 @@ def surfaces(concept: InstanceConcept) -> list[str]:
     such as BioRED name a concept by whatever its first mention was) is left out when the concept
     has another name: a fact sentence puts its mentions where nouns go ("ICAM1 has been linked to
     proinflammatory"). So is a one-letter name ("N", an abstract's own abbreviation of nimesulide).
-    Written forms (adjectives included) are kept: their templates place them.
+    Written forms (adjectives included) are kept: their templates place them. A name that differs
+    from another only by its first capital ("Amiodarone", an abstract's sentence start or list) gives
+    way to the lower-case one, outside gene and variant names; a sentence start capitalizes it again.
     """
     names = [n for n in (concept.name, *concept.synonyms) if len(n.strip()) > 1] or [concept.name]
     if concept.group in ("Disease", "Phenotype"):
         names = [n for n in names if not _ADJECTIVE_NAME.fullmatch(n)] or names
+    if concept.group not in _SYMBOL_GROUPS:  # "Amiodarone" beside "amiodarone": a capital of place, not of name
+        names = [n for n in names if not (n[:1].isupper() and n[:1].lower() + n[1:] in names)]
     seen: list[str] = []
     for form in [*names, *concept.written]:
         form = " ".join(form.split())

@@ -3,7 +3,9 @@
 Documents are read by :func:`kgsynth.loaders.corpus.read_documents` (PubTator, BioC
 XML, BioC JSON with BioRED's missing keys defaulted), shared with evaluation.
 Each entity id becomes a concept (``MESH:``, ``NCBIGene:``, ``NCBITaxon:``,
-``dbSNP:``/``tmVar:``, ``Cellosaurus:``) with its mention strings as synonyms; each
+``dbSNP:``/``tmVar:``, ``Cellosaurus:``) with its mention strings as synonyms (a first word
+capitalized only by its place at a sentence start takes its mid-sentence case:
+:mod:`kgsynth.loaders.mention_case`); each
 document-level relation becomes one KG edge whose evidence list gathers the PMIDs
 of every document stating it (the store merges them into one edge).
 
@@ -24,6 +26,7 @@ from kgsynth.graph.model import Concept, Provenance
 from kgsynth.loaders.base import LoadContext, Loader, Record
 from kgsynth.loaders.corpus import CorpusDocument, qualified_id, read_documents, semantic_group
 from kgsynth.loaders.mapping import map_relation
+from kgsynth.loaders.mention_case import written_case
 
 _ORDER = {"Chemical": 0, "Variant": 1, "Gene": 2, "Species": 3, "CellLine": 4, "Disease": 5}
 
@@ -118,8 +121,9 @@ class CorpusLoader(Loader):
                 groups.setdefault(raw, group)
                 texts = names.setdefault(concept_id, []) if len(mention.ids) == 1 else \
                     composite.setdefault(concept_id, [])
-                if mention.text not in texts:
-                    texts.append(mention.text)
+                text = written_case(doc, mention, group)  # "Histamine" at the title's start: "histamine"
+                if text not in texts:
+                    texts.append(text)
         for raw, group in groups.items():
             concept_id = kg_id(raw, group)
             texts = names.get(concept_id) or composite.get(concept_id, [])
