@@ -161,3 +161,16 @@ def test_methods_sentences_fit_the_groups_they_name(tmp_path: Path) -> None:
                     assert named and named <= allowed, (line, named)
             start = end + 1
     assert len(seen) >= 3, seen  # the check ran on several of these sentences
+
+
+def test_a_case_report_states_the_age_once(tmp_path: Path) -> None:
+    """A title "... in an 87-year-old male patient." is not followed by "An 87-year-old male patient was ..."."""
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 80, seed=4, plan=plan_notes(POOL, 80, max_notes_per_fact=10, seed=4),
+             note_style="abstract", quiet=True)
+    records = read_notes(out)
+    case_reports = [r for r in records if r.note_type == "case report abstract"]
+    aged_titles = [r for r in case_reports if "year-old" in r.text.split("\n")[0]]
+    assert aged_titles, "no case report with the age in its title in this sample"
+    for record in case_reports:
+        assert record.text.count("year-old") == 1, record.text

@@ -87,12 +87,17 @@ def write_abstract(
     rng.shuffle(extra)
     n = rng.choice(COHORTS)
     head: list[str] = []
+    title_has_age = False
     if prompt.note_type in words["titled"]:
         anchor = instance.relations[0]
-        title = _fill(rng.choice(words["titles"][prompt.note_type]), prompt, n, fact="{fact}")
+        template = rng.choice(words["titles"][prompt.note_type])
+        title_has_age = "age}" in template
+        title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
     if prompt.note_type not in words["titled"] or prompt.note_type in words["openings"]:
         choices = words["openings"].get(prompt.note_type) or words["openings"]["default"]
+        if title_has_age:  # the title gave the age: the opening does not repeat it
+            choices = words["openings_after_age_title"]
         head.append(_fill(rng.choice(choices), prompt, n))
     # Background: a distractor, maybe with a fact concept it is not related to.
     first = extra.pop(0) if extra else rng.choice(fact_concepts)
