@@ -66,6 +66,7 @@ SYMMETRIC_TYPES: frozenset[str] = frozenset(
         "COTREATMENT",
         "COMPARISON",
         "DRUG_INTERACTION",
+        "CONVERSION",  # BioRED, its source, does not record which chemical is converted to which
         "RELATED_TO",
     }
 )
