@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
@@ -174,3 +175,18 @@ def test_a_case_report_states_the_age_once(tmp_path: Path) -> None:
     assert aged_titles, "no case report with the age in its title in this sample"
     for record in case_reports:
         assert record.text.count("year-old") == 1, record.text
+
+
+def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
+    """Case reports and consult notes: no "in a cohort of 85 patients", "each patient", "all participants"."""
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 80, seed=6, plan=plan_notes(POOL, 80, max_notes_per_fact=10, seed=6),
+             note_style="abstract", quiet=True)
+    records = read_notes(out)
+    single = [r for r in records if r.note_type in ("case report abstract", "genetics consult note")]
+    research = [r for r in records if r.note_type == "research abstract"]
+    assert len(single) >= 5 and research
+    cohort = re.compile(r"cohort|patients|participants|\b\d{2,3} (?:patients|weeks)")
+    for record in single:
+        assert not cohort.search(record.text), record.text
+    assert any(cohort.search(r.text) for r in research)  # the research abstracts keep their cohorts

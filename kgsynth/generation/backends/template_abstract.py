@@ -41,16 +41,30 @@ P_FACT_PAIR = 0.7
 P_FILLER = 0.6
 
 
-def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml") -> str:
+def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml", one_patient: bool = False) -> str:
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
-    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``.
+    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. ``one_patient``
+    (a case report) leaves out leads and tails with cohort words ("In our cohort,", "in most patients").
     """
     words = read_yaml(source)
     choice = rng.randrange(3)
-    lead = rng.choice(words["leads"]) + " " if choice != 1 else ""
-    tail = " " + rng.choice(words["tails"]) if choice != 0 else ""
+    lead = rng.choice(_for_note(words["leads"], one_patient)) + " " if choice != 1 else ""
+    tail = " " + rng.choice(_for_note(words["tails"], one_patient)) if choice != 0 else ""
     return f"{lead}{statement}{tail}."
+
+
+def _text(template: str | dict) -> str:
+    return template if isinstance(template, str) else template["text"]
+
+
+def _for_note(templates: Sequence[str | dict], one_patient: bool) -> list[str | dict]:
+    """``templates`` that fit a note about one patient (no cohort words) when ``one_patient``; else all."""
+    if not one_patient:
+        return list(templates)
+    cohort = tuple(read_yaml("abstract.yaml")["cohort_words"])
+    fitting = [t for t in templates if not any(w in _text(t).lower() for w in cohort)]
+    return fitting or list(templates)
 
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
@@ -60,9 +74,9 @@ def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
                                          **mentions))
 
 
-def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str]) -> str:
-    """One of ``templates`` that fits the semantic groups it will name (see ``abstract.yaml``)."""
-    fitting = [t if isinstance(t, str) else t["text"] for t in templates
+def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], one_patient: bool = False) -> str:
+    """One of ``templates`` that fits the semantic groups it will name and the note (see ``abstract.yaml``)."""
+    fitting = [_text(t) for t in _for_note(templates, one_patient)
                if isinstance(t, str) or groups <= set(t["groups"])]
     return rng.choice(fitting)
 
@@ -86,6 +100,7 @@ def write_abstract(
     extra = [c.id for c in distractors(instance)]
     rng.shuffle(extra)
     n = rng.choice(COHORTS)
+    one = prompt.note_type in words["one_patient"]
     head: list[str] = []
     title_has_age = False
     if prompt.note_type in words["titled"]:
@@ -103,10 +118,10 @@ def write_abstract(
     first = extra.pop(0) if extra else rng.choice(fact_concepts)
     others = [c for c in fact_concepts if frozenset((first, c)) not in related and c != first]
     if others and rng.random() < P_BACKGROUND_TWO:
-        background = _fill(rng.choice(words["background_two"]), prompt, n, a=mention(first),
+        background = _fill(pick(words["background_two"], rng, set(), one), prompt, n, a=mention(first),
                            b=mention(rng.choice(others)))
     else:
-        background = _fill(rng.choice(words["background_one"]), prompt, n, a=mention(first))
+        background = _fill(pick(words["background_one"], rng, set(), one), prompt, n, a=mention(first))
     # Methods: the remaining distractors, each named with concepts it is not related to.
     methods: list[str] = []
     pending = list(extra)
@@ -116,27 +131,27 @@ def write_abstract(
         rng.shuffle(partners)
         if len(partners) >= 2 and rng.random() < P_THREE and frozenset(partners[:2]) not in related:
             a, b = partners[:2]
-            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b)), prompt, n,
+            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b), one), prompt, n,
                                  a=mention(d), b=mention(a), c=mention(b)))
             pending = [c for c in pending if c not in (a, b)]
         elif partners and rng.random() < P_TWO:
-            methods.append(_fill(pick(words["co_mention"], rng, groups(d, partners[0])), prompt, n, a=mention(d),
+            methods.append(_fill(pick(words["co_mention"], rng, groups(d, partners[0]), one), prompt, n, a=mention(d),
                                  b=mention(partners[0])))
             pending = [c for c in pending if c != partners[0]]
         else:
-            methods.append(_fill(pick(words["distractor"], rng, groups(d)), prompt, n, a=mention(d)))
+            methods.append(_fill(pick(words["distractor"], rng, groups(d), one), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
-    body = [sentence_case(wrap_statement(fact_statement(r), rng)) for r in facts]
-    closing = _fill(rng.choice(words["conclusion"]), prompt, n, a=mention(rng.choice(fact_concepts)))
+    body = [sentence_case(wrap_statement(fact_statement(r), rng, one_patient=one)) for r in facts]
+    closing = _fill(pick(words["conclusion"], rng, set(), one), prompt, n, a=mention(rng.choice(fact_concepts)))
     # Optional lines, while the note stays within MAX_LINES: two fact concepts that no fact
     # relates measured together, and a sentence without any concept.
     room = MAX_LINES - (len(head) + 1 + len(methods) + len(body) + 1)
     pairs = unrelated_pairs(fact_concepts, related)
     if pairs and room > 0 and rng.random() < P_FACT_PAIR:
         a, b = rng.choice(pairs)
-        methods.append(_fill(pick(words["co_mention"], rng, groups(a, b)), prompt, n, a=mention(a), b=mention(b)))
+        methods.append(_fill(pick(words["co_mention"], rng, groups(a, b), one), prompt, n, a=mention(a), b=mention(b)))
         room -= 1
     if room > 0 and rng.random() < P_FILLER:
-        methods.append(_fill(rng.choice(words["filler"]), prompt, n))
+        methods.append(_fill(pick(words["filler"], rng, set(), one), prompt, n))
     return "\n".join([*head, background, *methods, *body, closing])
