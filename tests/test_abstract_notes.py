@@ -186,7 +186,19 @@ def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
     single = [r for r in records if r.note_type in ("case report abstract", "genetics consult note")]
     research = [r for r in records if r.note_type == "research abstract"]
     assert len(single) >= 5 and research
-    cohort = re.compile(r"cohort|patients|participants|\b\d{2,3} (?:patients|weeks)")
+    cohort = re.compile(r"cohort|patients|participants|\b\d{2,3} (?:patients|weeks)|\b(?:mice|rats)\b|[Ss]tatistical")
     for record in single:
         assert not cohort.search(record.text), record.text
     assert any(cohort.search(r.text) for r in research)  # the research abstracts keep their cohorts
+
+
+def test_pick_prefers_a_template_the_note_has_not_used() -> None:
+    from kgsynth.generation.backends.template_abstract import pick
+
+    templates = ["A {a}.", "B {a}.", {"text": "C {a}.", "groups": ["Gene"]}]
+    used: set[str] = set()
+    rng = random.Random(0)
+    picked = [pick(templates, rng, {"Disease"}, used=used) for _ in range(3)]
+    assert sorted(picked[:2]) == ["A {a}.", "B {a}."]  # both group-free ones before any repeat
+    assert picked[2] in ("A {a}.", "B {a}.") and used == {"A {a}.", "B {a}."}  # "C" never names a disease
+    assert pick(["x in mice", "y in vitro"], rng, set(), one_patient=True) == "y in vitro"

@@ -45,7 +45,7 @@ def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.y
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
     ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. ``one_patient``
-    (a case report) leaves out leads and tails with cohort words ("In our cohort,", "in most patients").
+    (a case report) leaves out leads and tails with study words ("In our cohort,", "in mice").
     """
     words = read_yaml(source)
     choice = rng.randrange(3)
@@ -59,11 +59,11 @@ def _text(template: str | dict) -> str:
 
 
 def _for_note(templates: Sequence[str | dict], one_patient: bool) -> list[str | dict]:
-    """``templates`` that fit a note about one patient (no cohort words) when ``one_patient``; else all."""
+    """``templates`` that fit a note about one patient (no study words) when ``one_patient``; else all."""
     if not one_patient:
         return list(templates)
-    cohort = tuple(read_yaml("abstract.yaml")["cohort_words"])
-    fitting = [t for t in templates if not any(w in _text(t).lower() for w in cohort)]
+    study = tuple(read_yaml("abstract.yaml")["study_words"])
+    fitting = [t for t in templates if not any(w in _text(t).lower() for w in study)]
     return fitting or list(templates)
 
 
@@ -74,11 +74,21 @@ def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
                                          **mentions))
 
 
-def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], one_patient: bool = False) -> str:
-    """One of ``templates`` that fits the semantic groups it will name and the note (see ``abstract.yaml``)."""
+def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], one_patient: bool = False,
+         used: set[str] | None = None) -> str:
+    """One of ``templates`` that fits the semantic groups it will name and the note (see ``abstract.yaml``).
+
+    With ``used`` (the note's sentences so far), a template the note has not used yet is preferred,
+    so a note does not say "The work-up covered ..." twice; the choice is added to ``used``.
+    """
     fitting = [_text(t) for t in _for_note(templates, one_patient)
                if isinstance(t, str) or groups <= set(t["groups"])]
-    return rng.choice(fitting)
+    if used is not None:
+        fitting = [t for t in fitting if t not in used] or fitting
+    choice = rng.choice(fitting)
+    if used is not None:
+        used.add(choice)
+    return choice
 
 
 def unrelated_pairs(concepts: Sequence[str], related: set[frozenset[str]]) -> list[tuple[str, str]]:
@@ -101,6 +111,7 @@ def write_abstract(
     rng.shuffle(extra)
     n = rng.choice(COHORTS)
     one = prompt.note_type in words["one_patient"]
+    used: set[str] = set()  # templates this note has used (a methods sentence is not repeated)
     head: list[str] = []
     title_has_age = False
     if prompt.note_type in words["titled"]:
@@ -131,15 +142,15 @@ def write_abstract(
         rng.shuffle(partners)
         if len(partners) >= 2 and rng.random() < P_THREE and frozenset(partners[:2]) not in related:
             a, b = partners[:2]
-            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b), one), prompt, n,
+            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b), one, used), prompt, n,
                                  a=mention(d), b=mention(a), c=mention(b)))
             pending = [c for c in pending if c not in (a, b)]
         elif partners and rng.random() < P_TWO:
-            methods.append(_fill(pick(words["co_mention"], rng, groups(d, partners[0]), one), prompt, n, a=mention(d),
-                                 b=mention(partners[0])))
+            sentence = pick(words["co_mention"], rng, groups(d, partners[0]), one, used)
+            methods.append(_fill(sentence, prompt, n, a=mention(d), b=mention(partners[0])))
             pending = [c for c in pending if c != partners[0]]
         else:
-            methods.append(_fill(pick(words["distractor"], rng, groups(d), one), prompt, n, a=mention(d)))
+            methods.append(_fill(pick(words["distractor"], rng, groups(d), one, used), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
     body = [sentence_case(wrap_statement(fact_statement(r), rng, one_patient=one)) for r in facts]
@@ -150,7 +161,8 @@ def write_abstract(
     pairs = unrelated_pairs(fact_concepts, related)
     if pairs and room > 0 and rng.random() < P_FACT_PAIR:
         a, b = rng.choice(pairs)
-        methods.append(_fill(pick(words["co_mention"], rng, groups(a, b), one), prompt, n, a=mention(a), b=mention(b)))
+        sentence = pick(words["co_mention"], rng, groups(a, b), one, used)
+        methods.append(_fill(sentence, prompt, n, a=mention(a), b=mention(b)))
         room -= 1
     if room > 0 and rng.random() < P_FILLER:
         methods.append(_fill(pick(words["filler"], rng, set(), one), prompt, n))
