@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feature-cache", type=Path, help="RE: reuse encoded pair features from this folder.")
     parser.add_argument("--note-weight", type=float, default=1.0,
                         help="RE: loss weight of a note's pairs relative to a BioRED pair (1 = equal).")
+    parser.add_argument("--domain-copies", action="store_true",
+                        help="RE: give real and note pairs their own feature copies (Daume's EasyAdapt).")
     args = parser.parse_args(argv)
     if args.task == "re":
         return re_main(args)
@@ -180,6 +182,9 @@ def re_main(args: argparse.Namespace) -> int:
     c_notes = c_notes.model_copy(update={"weight": args.note_weight})
     rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
     c_rare = rp.subset(c_notes, rare)
+    if args.domain_copies:
+        c_train, c_dev = rp.domain_copies(c_train, False), rp.domain_copies(c_dev, False)
+        c_notes, c_rare = rp.domain_copies(c_notes, True), rp.domain_copies(c_rare, True)
     settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
     mixes = [
         ("BioRED train", [c_train]),
@@ -205,6 +210,7 @@ def re_main(args: argparse.Namespace) -> int:
         "max_len": args.max_len,
         "head": settings.model_dump(),
         "note_weight": args.note_weight,
+        "domain_copies": args.domain_copies,
         # What the head can learn from layout alone: compare the notes' shape with BioRED's.
         "pair_shape": {name: rp.pair_shape(docs).model_dump() for name, docs in
                        (("BioRED train", train), ("BioRED dev", dev), ("notes", notes))},
@@ -221,7 +227,7 @@ def re_main(args: argparse.Namespace) -> int:
             return "—" if v is None else f"{v:.3f}"
 
         title = (f"RE utility on BioRED dev ({len(dev)} docs, {len(c_dev.pairs)} pairs); notes = {args.generated}"
-                 f" (loss weight {args.note_weight:g})")
+                 f" (loss weight {args.note_weight:g}{', domain copies' if args.domain_copies else ''})")
         table = Table(title=title)
         shown = ("ASSOCIATED_WITH", "POSITIVE_CORRELATION", "NEGATIVE_CORRELATION", "BINDS", "COTREATMENT",
                  "COMPARISON")

@@ -293,6 +293,18 @@ def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:
     )
 
 
+def domain_copies(corpus: Corpus, synthetic: bool) -> Corpus:
+    """Feature augmentation for two domains (Daume III, "Frustratingly easy domain adaptation", 2007).
+
+    A real document's pair features ``x`` become ``[x, x, 0]`` and a note's ``[x, 0, x]``: the
+    head can put what only the notes show (their layout, their wording) in the notes' own copy,
+    which is zero on real text. Dev is real, so it is ``[x, x, 0]`` too.
+    """
+    zero = np.zeros_like(corpus.x)
+    x = np.concatenate([corpus.x, zero if synthetic else corpus.x, corpus.x if synthetic else zero], axis=1)
+    return corpus.model_copy(update={"x": x})
+
+
 def run_rows(
     mixes: Sequence[tuple[str, Sequence[Corpus]]], dev: Corpus, settings: ProbeSettings, bootstrap_samples: int = 1000,
 ) -> tuple[list[RERow], list[list[NoteRecord]]]:
