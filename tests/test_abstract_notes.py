@@ -202,3 +202,14 @@ def test_pick_prefers_a_template_the_note_has_not_used() -> None:
     assert sorted(picked[:2]) == ["A {a}.", "B {a}."]  # both group-free ones before any repeat
     assert picked[2] in ("A {a}.", "B {a}.") and used == {"A {a}.", "B {a}."}  # "C" never names a disease
     assert pick(["x in mice", "y in vitro"], rng, set(), one_patient=True) == "y in vitro"
+
+
+def test_clinical_context_words_describe_one_patient() -> None:
+    """The one-fact notes' leads and tails (context.yaml) have no study words: each note is about one patient."""
+    from kgsynth.generation.prompt import read_yaml
+
+    study = read_yaml("abstract.yaml")["study_words"]
+    context = read_yaml("context.yaml")
+    words = [w for key in ("leads", "tails") for w in context[key]]
+    assert len(words) >= 20
+    assert [w for w in words if any(s in w.lower() for s in study)] == []
