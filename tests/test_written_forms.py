@@ -166,3 +166,13 @@ def test_cli_written_form_rate(tmp_path: Path):
     bad = CliRunner().invoke(app, ["generate", "--instances", str(instances), "--out", str(tmp_path / "x"),
                                    "--backend", "template", "--written-form-rate", "2"])
     assert bad.exit_code != 0 and "between 0 and 1" in " ".join(bad.output.split())
+
+
+def test_an_adjective_form_is_half_of_the_written_form_draws():
+    """Hypertension has six written forms; "hypertensive" is drawn about half the time, not one in six."""
+    instance = mention_instance(["MESH:D006973", "Hypertension", "Disease", ["High Blood Pressure",
+                                 "Blood Pressure, High"], []], "Hypertension", 0)
+    drawn = [with_written_form(instance, random.Random(seed), 1.0).mention for seed in range(400)]
+    share = drawn.count("hypertensive") / len(drawn)
+    assert 0.45 < share < 0.7, share
+    assert len(set(drawn)) >= 4  # the noun forms are still drawn

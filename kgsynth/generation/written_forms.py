@@ -38,6 +38,8 @@ from kgsynth.cypher.instance import MotifInstance
 #: Kinds of written form: a noun, an adjective written before patients/episodes/changes
 #: ("hypertensive"), one written before effects ("cardiotoxic").
 NOUN, ADJECTIVE, EFFECT_ADJECTIVE = "noun", "adjective", "effect adjective"
+#: Share of a concept's written-form draws that take its adjective form, when it has one.
+ADJECTIVE_SHARE = 0.5
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -242,6 +244,12 @@ def with_written_form(instance: MotifInstance, rng: random.Random, rate: float) 
     forms = forms_of_names([concept.name, *concept.synonyms], concept.group)
     if not forms:
         return instance
-    form = forms[rng.choice(sorted(forms))]
+    adjectives = sorted(t for t, f in forms.items() if f.kind != NOUN)
+    # An adjective form ("hypertensive") is half of the draws when there is one: a dozen "Hypertensive
+    # ..." concepts teach the word in their own names, so Hypertension needs it more than its noun forms.
+    if adjectives and rng.random() < ADJECTIVE_SHARE:
+        form = forms[rng.choice(adjectives)]
+    else:
+        form = forms[rng.choice(sorted(forms))]
     written = concept.model_copy(update={"written": {form.text: form.kind}})
     return instance.model_copy(update={"mention": form.text, "concepts": [written]})
