@@ -136,6 +136,16 @@ def test_symmetric_types_may_name_either_concept_first() -> None:
     assert directed.fullmatch("Today [[Disease B|C2]] was induced by [[Drug A|C1]].")
 
 
+def test_conversion_names_no_direction() -> None:
+    """BioRED's Conversion does not say which chemical becomes which: either may come first, no "derived from"."""
+    assert "CONVERSION" in SYMMETRIC_TYPES
+    rx = re.compile(note_regex(pair_instance("CONVERSION"), LEXICON))
+    assert rx.fullmatch("Today [[Drug A|C1]] is linked by metabolic conversion to [[Disease B|C2]].")
+    assert rx.fullmatch("Today [[Disease B|C2]] is linked by metabolic conversion to [[Drug A|C1]].")
+    directional = ("converted to", "derived from", "metabolite of", "metabolized", "formed from", "produced from")
+    assert not [p.phrase for p in LEXICON.phrasings("CONVERSION") if any(d in p.phrase for d in directional)]
+
+
 # --- triggers from every writer ---------------------------------------------------------------------------
 
 
