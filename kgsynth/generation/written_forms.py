@@ -38,8 +38,6 @@ from kgsynth.cypher.instance import MotifInstance
 #: Kinds of written form: a noun, an adjective written before patients/episodes/changes
 #: ("hypertensive"), one written before effects ("cardiotoxic").
 NOUN, ADJECTIVE, EFFECT_ADJECTIVE = "noun", "adjective", "effect adjective"
-#: Share of a concept's written-form draws that take its adjective form, when it has one.
-ADJECTIVE_SHARE = 0.5
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -235,20 +233,24 @@ def forms_of_names(names: list[str], group: str) -> dict[str, WrittenForm]:
 def with_written_form(instance: MotifInstance, rng: random.Random, rate: float) -> MotifInstance:
     """A single-concept instance whose mention is, with probability ``rate``, a written form of a name.
 
+    A note of the concept's preferred name is written with its adjective form when it has one (and
+    ``rate`` is above 0), so that every such concept has adjective notes under ``--every-name``.
+
     The form is recorded on the concept (``written``: form -> noun/adjective), so the tag
     check and the record carry it; other instances come back unchanged.
     """
-    if not instance.single_concept or rate <= 0 or rng.random() >= rate:
+    if not instance.single_concept or rate <= 0:
         return instance
     concept = instance.concepts[0]
     forms = forms_of_names([concept.name, *concept.synonyms], concept.group)
-    if not forms:
-        return instance
     adjectives = sorted(t for t, f in forms.items() if f.kind != NOUN)
-    # An adjective form ("hypertensive") is half of the draws when there is one: a dozen "Hypertensive
-    # ..." concepts teach the word in their own names, so Hypertension needs it more than its noun forms.
-    if adjectives and rng.random() < ADJECTIVE_SHARE:
+    if adjectives and instance.mention == concept.name:
+        # The preferred name's note is written with the adjective ("hypertensive" for Hypertension):
+        # a dozen "Hypertensive ..." concepts teach the word in their own names, and a random draw
+        # among a concept's forms gave the adjective to too few of its notes.
         form = forms[rng.choice(adjectives)]
+    elif not forms or rng.random() >= rate:
+        return instance
     else:
         form = forms[rng.choice(sorted(forms))]
     written = concept.model_copy(update={"written": {form.text: form.kind}})
