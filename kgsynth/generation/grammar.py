@@ -59,15 +59,16 @@ def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: li
     followed by the plural form of the phrase ("were associated with"), the others by the singular.
     """
     ends = {"subject": subject, "object": object_}
+    forms = {cid: surfaces(next(c for c in instance.concepts if c.id == cid)) for cid in ends.values()}
+    seconds = {cid: _tag_alternatives(instance, cid) for cid in ends.values()}
     alts = []
     for p in phrasings:
         first_id, second_id = ends[p.first], ends[p.second]
         by_phrase: dict[str, list[str]] = {}
-        for form in surfaces(next(c for c in instance.concepts if c.id == first_id)):
+        for form in forms[first_id]:
             by_phrase.setdefault(agreeing(p.phrase, form), []).append(form)
-        second = _tag_alternatives(instance, second_id)
-        alts += [f"{_tag_alternatives(instance, first_id, opening, forms)} {re.escape(phrase)} {second}"
-                 for phrase, forms in by_phrase.items()]
+        alts += [f"{_tag_alternatives(instance, first_id, opening, named)} {re.escape(phrase)} {seconds[second_id]}"
+                 for phrase, named in by_phrase.items()]
     return "(?:" + "|".join(alts) + ")"
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kgsynth.cypher.instance import InstanceConcept, MotifInstance
 from kgsynth.generation.record import Entity
+from kgsynth.graph.schema import SYMBOL_GROUPS
 
 TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
 #: Characters a surface form or free text may not contain (they delimit tags).
@@ -25,8 +26,6 @@ _ADJECTIVE_NAME = re.compile(r"[a-z][a-z-]{5,}(?:ic|ive|al|ous|ory|ed)")
 #: A mention that opens with three or more lower-case letters and no capital among its first letters:
 #: capitalized at a sentence start ("caspase-3" -> "Caspase-3"; not "mTOR", "erbB3", "p53", "rs12").
 _PLAIN_START = re.compile(r"[a-z]{3,}(?![A-Za-z])")
-#: Groups whose names are symbols, where a capital is part of the name ("Akt", "Ras").
-_SYMBOL_GROUPS = ("Gene", "Variant")
 
 
 class TagError(ValueError):
@@ -52,7 +51,7 @@ def surfaces(concept: InstanceConcept) -> list[str]:
     names = [n for n in (concept.name, *concept.synonyms) if len(n.strip()) > 1] or [concept.name]
     if concept.group in ("Disease", "Phenotype"):
         names = [n for n in names if not _ADJECTIVE_NAME.fullmatch(n)] or names
-    if concept.group not in _SYMBOL_GROUPS:  # "Amiodarone" beside "amiodarone": a capital of place, not of name
+    if concept.group not in SYMBOL_GROUPS:  # "Amiodarone" beside "amiodarone": a capital of place, not of name
         names = [n for n in names if not (n[:1].isupper() and n[:1].lower() + n[1:] in names)]
     seen: list[str] = []
     for form in [*names, *concept.written]:

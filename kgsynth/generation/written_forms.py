@@ -242,16 +242,25 @@ def with_written_form(instance: MotifInstance, rng: random.Random, rate: float) 
     if not instance.single_concept or rate <= 0:
         return instance
     concept = instance.concepts[0]
-    forms = forms_of_names([concept.name, *concept.synonyms], concept.group)
-    adjectives = sorted(t for t, f in forms.items() if f.kind != NOUN)
-    if adjectives and instance.mention == concept.name:
-        # The preferred name's note is written with the adjective ("hypertensive" for Hypertension):
-        # a dozen "Hypertensive ..." concepts teach the word in their own names, and a random draw
-        # among a concept's forms gave the adjective to too few of its notes.
-        form = forms[rng.choice(adjectives)]
-    elif not forms or rng.random() >= rate:
+    forms = None
+    if instance.mention == concept.name:
+        forms = forms_of_names([concept.name, *concept.synonyms], concept.group)
+        adjectives = sorted(t for t, f in forms.items() if f.kind != NOUN)
+        if adjectives:
+            # The preferred name's note is written with the adjective ("hypertensive" for Hypertension):
+            # a dozen "Hypertensive ..." concepts teach the word in their own names, and a random draw
+            # among a concept's forms gave the adjective to too few of its notes.
+            return _written(instance, forms[rng.choice(adjectives)])
+    if rng.random() >= rate:  # a note that keeps its name needs no forms derived
         return instance
-    else:
-        form = forms[rng.choice(sorted(forms))]
+    forms = forms if forms is not None else forms_of_names([concept.name, *concept.synonyms], concept.group)
+    if not forms:
+        return instance
+    return _written(instance, forms[rng.choice(sorted(forms))])
+
+
+def _written(instance: MotifInstance, form: WrittenForm) -> MotifInstance:
+    """``instance`` mentioning its concept by ``form``, recorded on the concept."""
+    concept = instance.concepts[0]
     written = concept.model_copy(update={"written": {form.text: form.kind}})
     return instance.model_copy(update={"mention": form.text, "concepts": [written]})

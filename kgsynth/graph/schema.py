@@ -31,6 +31,10 @@ SEMANTIC_GROUPS: tuple[str, ...] = (
     "Other",
 )
 
+#: Groups whose names are symbols, where a capital is part of the name ("Akt", "Ras", "p.V600E"):
+#: case rules for corpus names (loaders) and note surfaces (generation) leave them as written.
+SYMBOL_GROUPS: tuple[str, ...] = ("Gene", "Variant")
+
 #: Normalized relation types, subject -> object as named.
 RELATION_TYPES: tuple[str, ...] = (
     "IS_A",

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 
+from kgsynth.graph.schema import SYMBOL_GROUPS
 from kgsynth.loaders.corpus import CorpusDocument, CorpusMention
 
 #: A word capitalized only in its first letter ("Histamine"; not "IL", "mTOR", "Parkinson's").
 _CAPITALIZED = re.compile(r"[A-Z][a-z]+")
 _EPONYM_HEADS = ("disease", "syndrome")
-_SYMBOL_GROUPS = ("Gene", "Variant")
 
 
 def _title_case(title: str) -> bool:
@@ -64,6 +64,6 @@ def written_case(doc: CorpusDocument, mention: CorpusMention, group: str) -> str
         if not match:
             continue
         rest = "".join(parts[i + 1:]).strip().lower()
-        keep_unseen = group in _SYMBOL_GROUPS or rest.startswith(_EPONYM_HEADS)
+        keep_unseen = group in SYMBOL_GROUPS or rest.startswith(_EPONYM_HEADS)
         parts[i] = _word_case(doc, parts[i], title_case, keep_unseen)
     return "".join(parts)
