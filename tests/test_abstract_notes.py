@@ -186,7 +186,8 @@ def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
     single = [r for r in records if r.note_type in ("case report abstract", "genetics consult note")]
     research = [r for r in records if r.note_type == "research abstract"]
     assert len(single) >= 5 and research
-    cohort = re.compile(r"cohort|patients|participants|\b\d{2,3} (?:patients|weeks)|\b(?:mice|rats)\b|[Ss]tatistical")
+    cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} (?:patients|weeks)|\b(?:mice|rats)\b"
+                        r"|[Ss]tatistical")
     for record in single:
         assert not cohort.search(record.text), record.text
     assert any(cohort.search(r.text) for r in research)  # the research abstracts keep their cohorts

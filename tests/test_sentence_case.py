@@ -94,6 +94,9 @@ def test_a_one_adjective_disease_name_is_not_written_where_a_noun_goes() -> None
     assert surfaces(gene) == ["cytotoxic", "CTL"]  # only disease and phenotype names
     nimesulide = InstanceConcept(slot="a", id="X:C9", name="nimesulide", synonyms=["N"], group="Chemical")
     assert surfaces(nimesulide) == ["nimesulide"]  # an abstract's one-letter abbreviation, out of its context
+    goltz = InstanceConcept(slot="a", id="X:D5", name="focal dermal hypoplasia", synonyms=["OMIM 305600", "FDH"],
+                            group="Disease")
+    assert surfaces(goltz) == ["focal dermal hypoplasia", "FDH"]  # a citation is no name to write
     amiodarone = InstanceConcept(slot="a", id="X:C8", name="Amiodarone", synonyms=["amiodarone"], group="Chemical")
     assert surfaces(amiodarone) == ["amiodarone"]  # a capital of place gives way to the name's own case
     akt = InstanceConcept(slot="a", id="X:G3", name="Akt", synonyms=["akt"], group="Gene")

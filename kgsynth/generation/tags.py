@@ -26,6 +26,8 @@ _ADJECTIVE_NAME = re.compile(r"[a-z][a-z-]{5,}(?:ic|ive|al|ous|ory|ed)")
 #: A mention that opens with three or more lower-case letters and no capital among its first letters:
 #: capitalized at a sentence start ("caspase-3" -> "Caspase-3"; not "mTOR", "erbB3", "p53", "rs12").
 _PLAIN_START = re.compile(r"[a-z]{3,}(?![A-Za-z])")
+#: A name that is a database reference ("OMIM 305600", an abstract's citation annotated as a mention).
+_DATABASE_ID = re.compile(r"(?:OMIM|MIM)\s*[:#]?\s*\d+", re.IGNORECASE)
 
 
 class TagError(ValueError):
@@ -43,12 +45,14 @@ def surfaces(concept: InstanceConcept) -> list[str]:
     A disease or phenotype name that is one adjective ("proinflammatory", "hyperkinetic": corpora
     such as BioRED name a concept by whatever its first mention was) is left out when the concept
     has another name: a fact sentence puts its mentions where nouns go ("ICAM1 has been linked to
-    proinflammatory"). So is a one-letter name ("N", an abstract's own abbreviation of nimesulide).
+    proinflammatory"). So is a one-letter name ("N", an abstract's own abbreviation of nimesulide),
+    and a database reference ("OMIM 305600" for focal dermal hypoplasia).
     Written forms (adjectives included) are kept: their templates place them. A name that differs
     from another only by its first capital ("Amiodarone", an abstract's sentence start or list) gives
     way to the lower-case one, outside gene and variant names; a sentence start capitalizes it again.
     """
-    names = [n for n in (concept.name, *concept.synonyms) if len(n.strip()) > 1] or [concept.name]
+    names = [n for n in (concept.name, *concept.synonyms)
+             if len(n.strip()) > 1 and not _DATABASE_ID.fullmatch(n.strip())] or [concept.name]
     if concept.group in ("Disease", "Phenotype"):
         names = [n for n in names if not _ADJECTIVE_NAME.fullmatch(n)] or names
     if concept.group not in SYMBOL_GROUPS:  # "Amiodarone" beside "amiodarone": a capital of place, not of name
