@@ -73,6 +73,7 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
     store.upsert_concepts(Concept(id=c.id, name=c.name, group=c.group) for i in POOL for c in i.concepts)
     store.upsert_relations(Relation(subject=r.subject, type=r.type, object=r.object) for i in POOL for r in i.relations)
     graph = GraphView(store)
+    apart = 0
     for record in read_notes(out):
         inst = record.instance
         lines = record.text.split("\n")
@@ -80,10 +81,20 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
         by_id = {e.id: e for e in record.entities}
         stated = {(by_id[r.subject].concept_id, r.type, by_id[r.object].concept_id) for r in record.relations}
         assert stated == {(r.subject, r.type, r.object) for r in inst.relations}  # every sampled fact
-        # Each fact has a line naming both of its concepts.
+        # Each fact has a line naming both of its concepts, or (stated across two sentences) a line
+        # naming one with an anaphor of the other, whose mention is on the line before it.
+        def line(offset: int, text: str = record.text) -> int:
+            return text.count("\n", 0, offset)
+
         for r in record.relations:
             s, o = by_id[r.subject], by_id[r.object]
-            assert record.text.count("\n", 0, s.start) == record.text.count("\n", 0, o.start)
+            if line(s.start) == line(o.start):
+                continue
+            anaphor = next(a for a in record.anaphors if line(a.start) == line(r.trigger.start))
+            antecedent, other = (s, o) if anaphor.antecedent == s.id else (o, s)
+            assert anaphor.antecedent == antecedent.id and line(other.start) == line(anaphor.start)
+            assert line(antecedent.start) == line(anaphor.start) - 1, record.text
+            apart += 1
         mentioned = sorted({e.concept_id for e in record.entities})
         assert {c.id for c in distractors(inst)} <= set(mentioned)
         unrelated = [(a, b) for i, a in enumerate(mentioned) for b in mentioned[i + 1 :]
@@ -94,6 +105,7 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
         assert verdict.faithfulness == 1.0 and not verdict.missed
         assert not verdict.absent_from_kg and not verdict.extra_in_kg  # distractor lines state no relation
         assert not verdict.degenerate, (verdict.degenerate, record.text)
+    assert apart >= 1  # some facts are stated across sentences (P_APART)
 
 
 def test_note_types_fit_the_groups() -> None:

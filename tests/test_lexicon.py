@@ -17,7 +17,7 @@ from kgsynth.generation.grammar import note_regex
 from kgsynth.generation.lexicon import load_lexicon
 from kgsynth.generation.prompt import Prompt, build_prompt, load_settings
 from kgsynth.generation.record import Entity, NoteRecord
-from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, SYMMETRIC_TYPES
 from tests.test_generation import make_instance
 
 LEXICON = load_lexicon()
@@ -47,9 +47,42 @@ def test_every_relation_type_has_eight_phrasings_in_both_voices() -> None:
 
 def test_no_phrase_states_two_relation_types() -> None:
     seen: dict[str, str] = {}
+    pairs = [(a, b) for a in SEMANTIC_GROUPS for b in SEMANTIC_GROUPS]
     for type_ in LEXICON.types:
-        for p in LEXICON.phrasings(type_):
+        for p in {p for groups in pairs for p in LEXICON.allowed(type_, groups)}:  # grouped phrasings too
             assert seen.setdefault(p.phrase, type_) == type_, f"{p.phrase!r} is in {seen[p.phrase]} and {type_}"
+
+
+def test_grouped_phrasings_are_written_and_read_only_between_their_groups() -> None:
+    """ "attenuated" states a Negative_Correlation from a drug to a disease, never from a disease to a drug."""
+    drug_disease = pair_instance("NEGATIVE_CORRELATION")  # subject Drug A (Chemical), object Disease B
+    allowed = LEXICON.for_fact(drug_disease, drug_disease.relations[0])
+    attenuated = [p for p in allowed if p.phrase == "attenuated"]
+    assert [p.first for p in attenuated] == ["subject"]  # symmetric type, yet only the drug goes first
+    assert "attenuated" not in {p.phrase for p in LEXICON.phrasings("NEGATIVE_CORRELATION")}  # not for any pair
+    gene_gene = {p.phrase for p in LEXICON.allowed("NEGATIVE_CORRELATION", ("Gene", "Gene"))}
+    assert "attenuated" not in gene_gene and "was inversely correlated with" in gene_gene
+    rx = re.compile(note_regex(drug_disease, LEXICON))
+    assert rx.fullmatch("Today [[Drug A|C1]] attenuated [[Disease B|C2]].")
+    assert not rx.fullmatch("Today [[Disease B|C2]] attenuated [[Drug A|C1]].")
+    assert rx.fullmatch("Today [[Disease B|C2]] was attenuated by [[Drug A|C1]].")
+    # The statement finder reads the phrase only between mentions of its groups.
+    right = build_record("Today [[Drug A|C1]] attenuated [[Disease B|C2]].", drug_disease, LEXICON)
+    wrong = build_record("Today [[Disease B|C2]] attenuated [[Drug A|C1]].", drug_disease, LEXICON)
+    assert [r.type for r in right.relations] == ["NEGATIVE_CORRELATION"] and wrong.relations == []
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ('{text: "{subject} blocked {object}", groups: [[Chemical, Organ]]}', "groups must be a list of"),
+    ('{text: "{subject} blocked {object}", groups: [Chemical, Gene]}', "groups must be a list of"),
+    ('{text: "{subject} blocked {object}"}', "exactly the keys text and groups"),
+    ('{text: "{subject} blocked", groups: [[Chemical, Gene]]}', "must start with one of"),
+])
+def test_bad_grouped_phrasing_is_refused_with_file_and_line(tmp_path: Path, item: str, message: str) -> None:
+    path = tmp_path / "extra.yaml"
+    path.write_text(f'BINDS:\n  - "{{subject}} docks on {{object}}"\n  - {item}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"extra.yaml:3: .*{message}"):
+        load_lexicon(path)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +196,7 @@ def test_template_fact_lines_carry_a_trigger_of_the_right_type_and_direction(typ
         (rel,) = record.relations
         trigger = rel.trigger
         assert trigger is not None and record.text[trigger.start : trigger.end] == trigger.text
-        phrasing = next(p for p in LEXICON.allowed(type_) if p.phrase == trigger.text)
+        phrasing = next(p for p in LEXICON.for_fact(instance, instance.relations[0]) if p.phrase == trigger.text)
         subject, object_ = record.entity(rel.subject), record.entity(rel.object)
         assert (subject.concept_id, object_.concept_id) == ("MESH:D000001", "MESH:D000002")
         first, second = sorted((subject, object_), key=lambda e: e.start)

@@ -189,7 +189,7 @@ def _extracted_facts(record: NoteRecord, relations: list[NoteRelation]) -> tuple
 def _stated_facts(record: NoteRecord, lexicon: Lexicon) -> list[Fact]:
     """The relations the text itself states, by concept id (the deterministic test)."""
     facts: dict[tuple[str, str, str], Fact] = {}
-    for st in lexicon.statements(record.text, record.entities):
+    for st in lexicon.statements(record.text, record.entities, record.anaphors):
         for sid in concept_ids(st.subject):
             for oid in concept_ids(st.object):
                 facts.setdefault((sid, st.type, oid), Fact(subject=sid, type=st.type, object=oid))

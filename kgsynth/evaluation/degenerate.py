@@ -52,7 +52,7 @@ def degenerate_reasons(record: NoteRecord, lexicon: Lexicon | None = None) -> li
         found.add("url")
     if MARKUP.search(words):
         found.add("markup")
-    triggers = [(s.trigger_start, s.trigger_end) for s in lexicon.statements(text, record.entities)]
+    triggers = [(s.trigger_start, s.trigger_end) for s in lexicon.statements(text, record.entities, record.anaphors)]
     offset = 0
     for line in text.split("\n"):
         end = offset + len(line)

@@ -11,8 +11,8 @@ from collections import Counter
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
-from kgsynth.generation.record import Entity, NoteRecord, NoteRelation, Trigger
-from kgsynth.generation.tags import complete_mentions, strip_tags
+from kgsynth.generation.record import Anaphor, Entity, NoteRecord, NoteRelation, Trigger
+from kgsynth.generation.tags import complete_mentions, resolve_anaphors, strip_tags
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, SYMMETRIC_TYPES
 
 #: More mentions of one concept on a line than this reads as degenerate repetition.
@@ -20,16 +20,17 @@ MAX_MENTIONS_PER_LINE = 2
 
 
 def sampled_relations(instance: MotifInstance, entities: list[Entity], text: str,
-                      lexicon: Lexicon | None = None) -> list[NoteRelation]:
+                      lexicon: Lexicon | None = None, anaphors: list[Anaphor] | None = None) -> list[NoteRelation]:
     """The instance's facts that the text states, each with the phrase that states it.
 
     A fact is stated where a mention of its subject and one of its object stand on one line
     with one of its type's lexicon phrases between them, in that phrasing's order (either
-    order for symmetric types). The first such statement of a fact is its annotation; a
-    fact the text does not state gets no relation (:func:`validate` then rejects the note).
+    order for symmetric types); an anaphor counts as a mention of its antecedent. The first
+    such statement of a fact is its annotation; a fact the text does not state gets no
+    relation (:func:`validate` then rejects the note).
     """
     lexicon = lexicon or load_lexicon()
-    statements = lexicon.statements(text, entities)
+    statements = lexicon.statements(text, entities, anaphors or [])
     out = []
     for r in instance.relations:
         for st in statements:
@@ -52,11 +53,13 @@ def build_record(tagged: str, instance: MotifInstance, lexicon: Lexicon | None =
                  **fields: object) -> NoteRecord:
     """A record from tagged text; raises :class:`~kgsynth.generation.tags.TagError` when tags are unsound."""
     stripped = strip_tags(tagged, instance)
-    entities = complete_mentions(stripped.text, stripped.entities, instance)
+    entities = complete_mentions(stripped.text, stripped.entities, instance, reserved=stripped.anaphors)
+    anaphors = resolve_anaphors(stripped.anaphors, entities)
     return NoteRecord(
         text=stripped.text,
         entities=entities,
-        relations=sampled_relations(instance, entities, stripped.text, lexicon),
+        relations=sampled_relations(instance, entities, stripped.text, lexicon, anaphors),
+        anaphors=anaphors,
         instance=instance,
         **fields,
     )

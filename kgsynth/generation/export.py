@@ -99,7 +99,7 @@ def to_bioc(records: list[NoteRecord], path: Path, source: str = "kgsynth") -> i
 
 
 def to_hf(records: list[NoteRecord], path: Path) -> int:
-    """``datasets.Dataset.save_to_disk``: text, entities, relations (with triggers), triggers and BIO tokens."""
+    """``datasets.Dataset.save_to_disk``: text, entities, relations (with triggers), triggers, anaphors, BIO tokens."""
     from datasets import Dataset
 
     rows = []
@@ -113,6 +113,7 @@ def to_hf(records: list[NoteRecord], path: Path) -> int:
             "relations": [x.model_dump() for x in r.relations],
             "triggers": [{"relation": i, "type": x.type, **x.trigger.model_dump()}
                          for i, x in enumerate(r.relations) if x.trigger is not None],
+            "anaphors": [a.model_dump() for a in r.anaphors],
             "extracted_relations": [x.model_dump() for x in r.extracted_relations],
             "tokens": [t for t, *_ in toks],
             "ner_tags": [lab for *_, lab in toks],

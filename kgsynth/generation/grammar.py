@@ -82,8 +82,9 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
     tail = f",? {words(max_words)}"
     lines = []
     for rel in instance.relations:
-        core = fact_core(instance, rel.subject, rel.object, lexicon.allowed(rel.type))
-        opening = fact_core(instance, rel.subject, rel.object, lexicon.allowed(rel.type), opening=True)
+        phrasings = lexicon.for_fact(instance, rel)
+        core = fact_core(instance, rel.subject, rel.object, phrasings)
+        opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
         lines.append(rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\.")
     return r"\n".join(lines)
 
@@ -102,7 +103,7 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
     run = max(1, max_words) * (WORD_CHARS + 1) + 2
     total = 0
     for rel in instance.relations:
-        phrase = max(len(form) for p in lexicon.allowed(rel.type) for form in p.forms)
+        phrase = max(len(form) for p in lexicon.for_fact(instance, rel) for form in p.forms)
         total += 2 * run + longest_tag(rel.subject) + longest_tag(rel.object) + phrase + 4
     return total
 

@@ -10,17 +10,18 @@ checker accepts as said can never drift apart. A phrasing is ``{subject} PHRASE 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
+from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.agreement import agreeing, plural_phrase
-from kgsynth.generation.record import Entity
-from kgsynth.graph.schema import RELATION_TYPES, SYMMETRIC_TYPES
+from kgsynth.generation.record import Anaphor, Entity
+from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, SYMMETRIC_TYPES
 from kgsynth.inputs import read_yaml_text, yaml_error_line
 
 PACKAGED = "lexicon.yaml"
@@ -31,11 +32,21 @@ _PHRASE_CHARS = set("abcdefghijklmnopqrstuvwxyz '-")
 
 @dataclass(frozen=True)
 class Phrasing:
-    """One way to state a relation type: ``first`` is the role named before the phrase."""
+    """One way to state a relation type: ``first`` is the role named before the phrase.
+
+    ``groups``: the (first-named, second-named) semantic-group pairs the phrase reads right for
+    ("attenuated" between a Chemical and a Disease, "inhibited" between a Chemical or Gene and a
+    Gene); None for a phrase that fits any concepts ("was inversely correlated with").
+    """
 
     type: str
     phrase: str
     first: str  # "subject" or "object"
+    groups: tuple[tuple[str, str], ...] | None = None
+
+    def fits(self, first_group: str, second_group: str) -> bool:
+        """Whether the phrase reads right between a mention of ``first_group`` and one of ``second_group``."""
+        return self.groups is None or (first_group, second_group) in self.groups
 
     @property
     def second(self) -> str:
@@ -80,29 +91,51 @@ class Lexicon:
         return list(self._by_type)
 
     def phrasings(self, type_: str) -> list[Phrasing]:
-        """The phrasings written for ``type_`` (a type without any falls back to RELATED_TO's)."""
-        return self._by_type.get(type_) or self._by_type.get("RELATED_TO", [])
+        """The phrasings of ``type_`` that fit any concepts (a type without any falls back to RELATED_TO's)."""
+        general = [p for p in self._by_type.get(type_, []) if p.groups is None]
+        return general or [p for p in self._by_type.get("RELATED_TO", []) if p.groups is None]
 
-    def allowed(self, type_: str) -> list[Phrasing]:
-        """Every (phrase, order) a sentence stating ``type_`` may use: symmetric types both ways round."""
-        out = list(self.phrasings(type_))
+    def allowed(self, type_: str, groups: tuple[str, str] | None = None) -> list[Phrasing]:
+        """Every (phrase, order) a sentence stating ``type_`` may use: symmetric types both ways round.
+
+        ``groups`` (the subject's and the object's semantic group) adds the phrasings written for
+        those groups, in the orders that put each concept where its group reads right.
+        """
+        candidates = self.phrasings(type_)
+        if groups is not None:
+            candidates = candidates + [p for p in self._by_type.get(type_, []) if p.groups is not None]
+        out = list(candidates)
         if type_ in SYMMETRIC_TYPES:
-            out += [Phrasing(p.type, p.phrase, p.second) for p in self.phrasings(type_)]
+            out += [Phrasing(p.type, p.phrase, p.second, p.groups) for p in candidates]
+        if groups is not None:
+            role = {"subject": groups[0], "object": groups[1]}
+            out = [p for p in out if p.fits(role[p.first], role[p.second])]
         return list(dict.fromkeys(out))
+
+    def for_fact(self, instance: MotifInstance, relation: InstanceRelation) -> list[Phrasing]:
+        """:meth:`allowed` for one fact of ``instance``, with the groups of its two concepts."""
+        group = {c.id: c.group for c in instance.concepts}
+        return self.allowed(relation.type, (group.get(relation.subject, ""), group.get(relation.object, "")))
 
     def plain(self, type_: str, subject: str, object_: str) -> str:
         """The fact in plain words (the type's first phrasing), for prompts."""
         phrasings = self.phrasings(type_)
         return phrasings[0].sentence(subject, object_) if phrasings else f"{subject} is related to {object_}"
 
-    def statements(self, text: str, entities: Iterable[Entity]) -> list[Statement]:
+    def statements(self, text: str, entities: Iterable[Entity], anaphors: Iterable[Anaphor] = ()) -> list[Statement]:
         """Every ``mention PHRASE mention`` on one line of ``text``, for any type (directions as written).
 
         Two mentions state a relation when the text between them is exactly one space, a
         lexicon phrase (in either number: "was"/"were") and one space; the phrase's order says
-        which mention is the subject.
+        which mention is the subject. An anaphor stands for its antecedent ("This gene was
+        associated with X" states a fact of the gene named earlier; the statement's entity is
+        the antecedent, placed where the anaphor is).
         """
-        ordered = sorted(entities, key=lambda e: (e.start, e.end))
+        entities = list(entities)
+        by_id = {e.id: e for e in entities}
+        standing_in = [by_id[a.antecedent].model_copy(update={"start": a.start, "end": a.end, "text": a.text})
+                       for a in anaphors if a.antecedent in by_id]
+        ordered = sorted([*entities, *standing_in], key=lambda e: (e.start, e.end))
         found: list[Statement] = []
         for i, first in enumerate(ordered):
             for second in ordered[i + 1:]:
@@ -115,6 +148,8 @@ class Lexicon:
                     continue
                 phrase = between[1:-1]
                 for p in self._by_phrase.get(phrase, []):
+                    if not p.fits(first.type, second.type):  # "attenuated" between a Disease and a Chemical
+                        continue
                     # a symmetric type's subject is the mention named first; a directed one's as phrased
                     forward = p.first == "subject" or p.type in SYMMETRIC_TYPES
                     subject, object_ = (first, second) if forward else (second, first)
@@ -170,12 +205,31 @@ def parse_lexicon(text: str, source: str) -> dict[str, list[Phrasing]]:
         if not isinstance(value, yaml.SequenceNode):
             raise ConfigError(f"{where}: {type_} must have a list of phrasings")
         for item in value.value:
-            if not isinstance(item, yaml.ScalarNode):
-                raise ConfigError(f"{source}:{item.start_mark.line + 1}: a phrasing must be a string")
-            phrasing = parse_phrasing(type_, item.value, f"{source}:{item.start_mark.line + 1}")
+            where = f"{source}:{item.start_mark.line + 1}"
+            if isinstance(item, yaml.MappingNode):
+                template, groups = _grouped_item(item, where)
+                phrasing = replace(parse_phrasing(type_, template, where), groups=groups)
+            elif isinstance(item, yaml.ScalarNode):
+                phrasing = parse_phrasing(type_, item.value, where)
+            else:
+                raise ConfigError(f"{where}: a phrasing must be a string or {{text: ..., groups: [[A, B], ...]}}")
             if phrasing not in out.setdefault(type_, []):
                 out[type_].append(phrasing)
     return out
+
+
+def _grouped_item(item: yaml.MappingNode, where: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``{text: "{subject} PHRASE {object}", groups: [[first group, second group], ...]}`` as its parts."""
+    data = yaml.safe_load(yaml.serialize(item))
+    text, groups = data.get("text"), data.get("groups")
+    if not isinstance(text, str) or set(data) != {"text", "groups"}:
+        raise ConfigError(f"{where}: a grouped phrasing has exactly the keys text and groups")
+    pairs = groups if isinstance(groups, list) else []
+    if not pairs or not all(isinstance(g, list) and len(g) == 2 and all(x in SEMANTIC_GROUPS for x in g)
+                            for g in pairs):
+        raise ConfigError(f"{where}: groups must be a list of [first, second] semantic-group pairs from "
+                          f"{', '.join(SEMANTIC_GROUPS)} (the groups of the mention before and after the phrase)")
+    return text, tuple((a, b) for a, b in pairs)
 
 
 @cache

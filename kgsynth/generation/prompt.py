@@ -151,7 +151,7 @@ def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexi
     """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
     rel = instance.relations[index]
     slots = {c.id: i for i, c in enumerate(instance.concepts)}
-    phrasing = rng.choice(lexicon.allowed(rel.type))
+    phrasing = rng.choice(lexicon.for_fact(instance, rel))
     return phrasing.sentence(tag(surfaces(instance.concepts[slots[rel.subject]])[0], slots[rel.subject]),
                              tag(surfaces(instance.concepts[slots[rel.object]])[0], slots[rel.object]))
 

@@ -2,22 +2,26 @@
 
 A writer (LLM or template) produces ``... started on [[metformin|C1]] for ...`` where
 ``C1`` is the slot of the instance's first concept and the surface is one of that
-concept's allowed names. :func:`strip_tags` turns this into plain text plus entities
-with exact offsets, computed by the engine while it copies characters, so offsets never
-depend on a model counting characters. The constraint that admits only such tags, and
-forces each fact's relation phrase between them, is :mod:`kgsynth.generation.grammar`.
+concept's allowed names; ``[[this drug|A1]]`` is an anaphor of that concept (no entity, a
+phrase that refers back to its latest mention; a fact may be stated with it).
+:func:`strip_tags` turns this into plain text plus entities with exact offsets, computed by
+the engine while it copies characters, so offsets never depend on a model counting characters.
+The constraint that admits only such tags, and forces each fact's relation phrase between them,
+is :mod:`kgsynth.generation.grammar`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kgsynth.cypher.instance import InstanceConcept, MotifInstance
-from kgsynth.generation.record import Entity
+from kgsynth.generation.record import Anaphor, Entity
 from kgsynth.graph.schema import SYMBOL_GROUPS
 
-TAG = re.compile(r"\[\[([^\[\]|]+)\|C(\d+)\]\]")
+TAG = re.compile(r"\[\[([^\[\]|]+)\|([CA])(\d+)\]\]")
+#: What an anaphor may say: one to four words, as "this gene" or "the drug" (capitalized at a sentence start).
+_ANAPHOR_TEXT = re.compile(r"[A-Za-z][a-z]*(?: [a-z]+){0,3}")
 #: Characters a surface form or free text may not contain (they delimit tags).
 _RESERVED = set("[]|")
 #: One lower-case word with an adjective ending ("proinflammatory", "nephrotoxic", "depressed";
@@ -69,6 +73,11 @@ def tag(surface: str, index: int) -> str:
     return f"[[{surface}|{slot_label(index)}]]"
 
 
+def anaphor_tag(phrase: str, index: int) -> str:
+    """``phrase`` ("this gene") as an anaphor of the concept at ``index``: it refers to its latest mention."""
+    return f"[[{phrase}|A{index + 1}]]"
+
+
 def sentence_case(sentence: str) -> str:
     """``sentence`` with its first letter capitalized, inside a leading tag too (if it is a plain word).
 
@@ -102,31 +111,54 @@ def _allowed(surface: str, concept: InstanceConcept, at_sentence_start: bool) ->
 
 
 @dataclass(frozen=True)
+class AnaphorSpan:
+    """Where an anaphor stands in the plain text and which concept it refers to."""
+
+    start: int
+    end: int
+    text: str
+    concept_id: str
+
+
+@dataclass(frozen=True)
 class Stripped:
     """Plain text and the entities the tags marked in it."""
 
     text: str
     entities: list[Entity]
+    anaphors: list[AnaphorSpan] = field(default_factory=list)
 
 
 def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
     """Remove tags, returning plain text and exactly-aligned, grounded entities.
 
     Raises :class:`TagError` for a tag naming an unknown slot, a surface the concept does
-    not allow (a sentence may open with an allowed name capitalized), or a stray ``[[``/``]]`` (e.g. a truncated tag).
+    not allow (a sentence may open with an allowed name capitalized), an anaphor before any mention
+    of its concept, or a stray ``[[``/``]]`` (e.g. a truncated tag).
     """
     parts: list[str] = []
     entities: list[Entity] = []
+    anaphors: list[AnaphorSpan] = []
     pos = 0  # position in the plain text built so far
     last = 0
     for match in TAG.finditer(tagged):
         chunk = tagged[last : match.start()]
         parts.append(chunk)
         pos += len(chunk)
-        surface, slot = match.group(1), int(match.group(2))
+        surface, kind, slot = match.group(1), match.group(2), int(match.group(3))
         if not 1 <= slot <= len(instance.concepts):
-            raise TagError(f"tag C{slot} names no concept of instance {instance.id}")
+            raise TagError(f"tag {kind}{slot} names no concept of instance {instance.id}")
         concept = instance.concepts[slot - 1]
+        if kind == "A":
+            if not _ANAPHOR_TEXT.fullmatch(surface):
+                raise TagError(f"anaphor {surface!r} is not one to four plain words")
+            if not any(e.concept_id == concept.id for e in entities):
+                raise TagError(f"anaphor {surface!r} ({kind}{slot}) comes before any mention of {concept.id}")
+            anaphors.append(AnaphorSpan(pos, pos + len(surface), surface, concept.id))
+            parts.append(surface)
+            pos += len(surface)
+            last = match.end()
+            continue
         if not _allowed(surface, concept, _opens_sentence("".join(parts))):
             raise TagError(f"{surface!r} is not an allowed name of {concept.id} ({concept.name})")
         entities.append(
@@ -146,16 +178,28 @@ def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
     text = "".join(parts)
     if "[[" in text or "]]" in text:
         raise TagError("unbalanced or malformed entity tag left in the text")
-    return Stripped(text=text, entities=entities)
+    return Stripped(text=text, entities=entities, anaphors=anaphors)
 
 
-def complete_mentions(text: str, entities: list[Entity], instance: MotifInstance) -> list[Entity]:
+def resolve_anaphors(anaphors: list[AnaphorSpan], entities: list[Entity]) -> list[Anaphor]:
+    """Each anaphor with its antecedent: the latest mention of its concept before it (entities final)."""
+    out = []
+    for a in anaphors:
+        before = [e for e in entities if e.concept_id == a.concept_id and e.end <= a.start]
+        if not before:
+            raise TagError(f"anaphor {a.text!r} at {a.start} comes before any mention of {a.concept_id}")
+        out.append(Anaphor(start=a.start, end=a.end, text=a.text, antecedent=before[-1].id))
+    return out
+
+
+def complete_mentions(text: str, entities: list[Entity], instance: MotifInstance,
+                      reserved: list[AnaphorSpan] | None = None) -> list[Entity]:
     """Add untagged occurrences of the instance's names in ``text`` (whole words, any case).
 
     A writer may name a concept in free text without tagging it; left alone, that
     mention would be an ``O`` span in NER training data. The engine finds such
     occurrences itself (offsets from the regex match, so still exact) and renumbers
-    entities ``T1..`` in text order.
+    entities ``T1..`` in text order. Nothing is found inside ``reserved`` spans (anaphors).
     """
     forms = sorted(((s, i) for i, c in enumerate(instance.concepts) for s in surfaces(c)), key=lambda f: -len(f[0]))
     if not forms:
@@ -164,7 +208,7 @@ def complete_mentions(text: str, entities: list[Entity], instance: MotifInstance
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s) for s, _ in forms) + r")(?!\w)", re.IGNORECASE)
     found = list(entities)
     for m in pattern.finditer(text):
-        if any(m.start() < e.end and e.start < m.end() for e in found):
+        if any(m.start() < e.end and e.start < m.end() for e in [*found, *(reserved or [])]):
             continue
         concept = instance.concepts[by_form[m.group().lower()]]
         found.append(Entity(id="", start=m.start(), end=m.end(), text=m.group(), type=concept.group,

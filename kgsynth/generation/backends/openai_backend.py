@@ -99,9 +99,10 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     for i, rel in enumerate(instance.relations, 1):
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
+        allowed = lexicon.for_fact(instance, rel)
         for first in ("subject", "object"):
             # either number: the schema cannot tie the verb to the name chosen for ``first``
-            phrases = list(dict.fromkeys(f for p in lexicon.allowed(rel.type) if p.first == first for f in p.forms))
+            phrases = list(dict.fromkeys(f for p in allowed if p.first == first for f in p.forms))
             if not phrases:
                 continue
             second = "object" if first == "subject" else "subject"

@@ -19,7 +19,7 @@ from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
 from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity, NoteRelation
-from kgsynth.generation.tags import sentence_case, surfaces, tag
+from kgsynth.generation.tags import anaphor_tag, sentence_case, surfaces, tag
 
 
 def context_line(statement: str, rng: random.Random) -> str:
@@ -46,16 +46,20 @@ class TemplateBackend(Backend):
             def mention(cid: str) -> str:
                 return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
 
-            def fact(rel: InstanceRelation) -> str:
-                phrasing = rng.choice(self.lexicon.allowed(rel.type))
-                return phrasing.sentence(mention(rel.subject), mention(rel.object))
+            def fact(rel: InstanceRelation, anaphor: tuple[str, str] | None = None) -> str:
+                phrasing = rng.choice(self.lexicon.for_fact(instance, rel))
+
+                def named(cid: str) -> str:
+                    return anaphor_tag(anaphor[1], index[cid]) if anaphor and anaphor[0] == cid else mention(cid)
+
+                return phrasing.sentence(named(rel.subject), named(rel.object))
 
             return Draft(tagged=write_abstract(instance, prompt, rng, fact, mention))
         lines = [prompt.header] if prompt.header else []
         if instance.single_concept:
             return Draft(tagged="\n".join([*lines, mention_sentence(instance, rng)]))
         for rel in instance.relations:
-            phrasing = rng.choice(self.lexicon.allowed(rel.type))
+            phrasing = rng.choice(self.lexicon.for_fact(instance, rel))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
                        for cid in (rel.subject, rel.object)}
             lines.append(context_line(phrasing.sentence(mention[rel.subject], mention[rel.object]), rng))
