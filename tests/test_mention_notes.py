@@ -126,3 +126,13 @@ def test_transformers_constraint_names_the_mention(tmp_path: Path, tiny_model): 
     for record in read_notes(tmp_path / "notes"):
         assert validate(record) == []
         assert record.instance.mention in [e.text for e in record.entities]
+
+
+def test_mention_templates_describe_one_patient() -> None:
+    """A mention note's header describes one patient: no template goes on to describe a study."""
+    from kgsynth.generation.prompt import read_yaml
+
+    study = read_yaml("abstract.yaml")["study_words"]
+    templates = [t for group in read_yaml("mentions.yaml").values() for t in group]
+    assert len(templates) >= 30
+    assert [t for t in templates if any(w in t.lower() for w in [*study, "this study", "this model"])] == []
