@@ -29,7 +29,7 @@ from kgsynth.generation.tags import sentence_case
 
 class FactWriter(Protocol):
     """Writes the tagged statement of one fact (a lexicon phrasing between two mentions, no period);
-    with ``anaphor`` (a concept id of the fact), that concept is named by ``anaphor_phrase``'s tag."""
+    with ``anaphor`` = ``(concept id, phrase)``, that concept is named by the phrase, tagged as its anaphor."""
 
     def __call__(self, relation: InstanceRelation, anaphor: tuple[str, str] | None = None) -> str: ...
 
