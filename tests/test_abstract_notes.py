@@ -95,6 +95,8 @@ def test_abstract_notes_state_every_fact_and_contain_unrelated_pairs(tmp_path: P
             assert anaphor.antecedent == antecedent.id and line(other.start) == line(anaphor.start)
             assert line(antecedent.start) == line(anaphor.start) - 1, record.text
             apart += 1
+        antecedents = [record.entity(a.antecedent).concept_id for a in record.anaphors]
+        assert len(antecedents) == len(set(antecedents)), record.text  # no concept introduced twice
         mentioned = sorted({e.concept_id for e in record.entities})
         assert {c.id for c in distractors(inst)} <= set(mentioned)
         unrelated = [(a, b) for i, a in enumerate(mentioned) for b in mentioned[i + 1 :]
@@ -226,3 +228,19 @@ def test_clinical_context_words_describe_one_patient() -> None:
     words = [w for key in ("leads", "tails") for w in context[key]]
     assert len(words) >= 20
     assert [w for w in words if any(s in w.lower() for s in study)] == []
+
+
+def test_a_note_introduces_a_concept_for_an_anaphor_once(tmp_path: Path, monkeypatch) -> None:
+    """With every fact stated apart, a concept in several facts is still introduced ("We also looked at X.") once."""
+    from kgsynth.generation.backends import template_abstract
+
+    monkeypatch.setattr(template_abstract, "P_APART", 1.0)
+    out = tmp_path / "notes"
+    plan = plan_notes(POOL, 40, max_notes_per_fact=5, seed=3)
+    generate(POOL, TemplateBackend(), out, 40, seed=3, plan=plan, note_style="abstract", quiet=True)
+    records = list(read_notes(out))
+    with_anaphors = [r for r in records if len(r.anaphors) >= 2]
+    assert with_anaphors
+    for record in records:
+        antecedents = [record.entity(a.antecedent).concept_id for a in record.anaphors]
+        assert len(antecedents) == len(set(antecedents)), record.text

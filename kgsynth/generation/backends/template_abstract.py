@@ -104,15 +104,19 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
 
 
 def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, groups: Callable[..., set[str]], one: bool,
-               used: set[str], fill: Callable[[str, str], str]) -> tuple[str, tuple[str, str]] | None:
+               used: set[str], fill: Callable[[str, str], str],
+               introduced: set[str]) -> tuple[str, tuple[str, str]] | None:
     """A sentence naming one concept of ``fact`` alone, and ``(concept id, anaphor phrase)`` to state the fact with.
 
-    None when neither concept's group has an anaphor (``abstract.yaml``: "this gene", "this variant").
+    None when neither concept's group has an anaphor (``abstract.yaml``: "this gene", "this variant") or
+    both were introduced already (a note does not say "We also looked at X." of a concept twice).
     """
-    choices = [c for c in (fact.subject, fact.object) if next(iter(groups(c)), "") in words["anaphors"]]
+    choices = [c for c in (fact.subject, fact.object)
+               if next(iter(groups(c)), "") in words["anaphors"] and c not in introduced]
     if not choices or fact.subject == fact.object:
         return None
     concept = rng.choice(choices)
+    introduced.add(concept)
     group = next(iter(groups(concept)))
     intro = fill(pick(words["introductions"], rng, {group}, one, used), concept)
     return intro, (concept, rng.choice(words["anaphors"][group]))
@@ -183,10 +187,12 @@ def write_abstract(
     titled_fact = instance.relations[0] if prompt.note_type in words["titled"] else None
     room = MAX_LINES - (len(head) + 1 + len(methods) + len(facts) + 1)
     body: list[str] = []
+    introduced: set[str] = set()
     for r in facts:
         apart = None
         if r is not titled_fact and room > 0 and rng.random() < P_APART:
-            apart = _introduce(r, words, rng, groups, one, used, lambda t, a: _fill(t, prompt, n, a=mention(a)))
+            apart = _introduce(r, words, rng, groups, one, used, lambda t, a: _fill(t, prompt, n, a=mention(a)),
+                               introduced)
         if apart is not None:
             intro, anaphor = apart
             body.append(intro)
