@@ -35,8 +35,8 @@ class Phrasing:
     """One way to state a relation type: ``first`` is the role named before the phrase.
 
     ``groups``: the (first-named, second-named) semantic-group pairs the phrase reads right for
-    ("attenuated" between a Chemical and a Disease, "inhibited" between a Chemical or Gene and a
-    Gene); None for a phrase that fits any concepts ("was inversely correlated with").
+    ("attenuated" between a Chemical and a Disease, "inhibited" between a Chemical and a Gene);
+    None for a phrase that fits any concepts ("was inversely correlated with").
     """
 
     type: str
