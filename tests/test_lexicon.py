@@ -62,6 +62,10 @@ def test_grouped_phrasings_are_written_and_read_only_between_their_groups() -> N
     assert "attenuated" not in {p.phrase for p in LEXICON.phrasings("NEGATIVE_CORRELATION")}  # not for any pair
     gene_gene = {p.phrase for p in LEXICON.allowed("NEGATIVE_CORRELATION", ("Gene", "Gene"))}
     assert "attenuated" not in gene_gene and "was inversely correlated with" in gene_gene
+    # A level phrase fits a gene product, not any chemical ("Alcohol was elevated in thiamine deficiency").
+    chemical = {p.phrase for t in ("POSITIVE_CORRELATION", "NEGATIVE_CORRELATION")
+                for p in LEXICON.allowed(t, ("Chemical", "Disease")) if p.first == "subject"}
+    assert not chemical & {"was elevated in", "was reduced in"} and "precipitated" in chemical
     rx = re.compile(note_regex(drug_disease, LEXICON))
     assert rx.fullmatch("Today [[Drug A|C1]] attenuated [[Disease B|C2]].")
     assert not rx.fullmatch("Today [[Disease B|C2]] attenuated [[Drug A|C1]].")
