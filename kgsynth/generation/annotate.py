@@ -8,6 +8,7 @@ record that breaks one must go to the rejects file, never to the dataset.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
@@ -20,7 +21,7 @@ MAX_MENTIONS_PER_LINE = 2
 
 
 def sampled_relations(instance: MotifInstance, entities: list[Entity], text: str,
-                      lexicon: Lexicon | None = None, anaphors: list[Anaphor] | None = None) -> list[NoteRelation]:
+                      lexicon: Lexicon | None = None, anaphors: Sequence[Anaphor] = ()) -> list[NoteRelation]:
     """The instance's facts that the text states, each with the phrase that states it.
 
     A fact is stated where a mention of its subject and one of its object stand on one line
@@ -30,7 +31,7 @@ def sampled_relations(instance: MotifInstance, entities: list[Entity], text: str
     relation (:func:`validate` then rejects the note).
     """
     lexicon = lexicon or load_lexicon()
-    statements = lexicon.statements(text, entities, anaphors or [])
+    statements = lexicon.statements(text, entities, anaphors)
     out = []
     for r in instance.relations:
         for st in statements:

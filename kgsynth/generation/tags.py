@@ -182,13 +182,15 @@ def strip_tags(tagged: str, instance: MotifInstance) -> Stripped:
 
 
 def resolve_anaphors(anaphors: list[AnaphorSpan], entities: list[Entity]) -> list[Anaphor]:
-    """Each anaphor with its antecedent: the latest mention of its concept before it (entities final)."""
+    """Each anaphor with its antecedent: the latest mention of its concept before it.
+
+    ``entities`` are the final ones (:func:`complete_mentions` keeps every tagged mention and
+    renumbers), so the tagged mention :func:`strip_tags` required before each anaphor is among them.
+    """
     out = []
     for a in anaphors:
-        before = [e for e in entities if e.concept_id == a.concept_id and e.end <= a.start]
-        if not before:
-            raise TagError(f"anaphor {a.text!r} at {a.start} comes before any mention of {a.concept_id}")
-        out.append(Anaphor(start=a.start, end=a.end, text=a.text, antecedent=before[-1].id))
+        antecedent = [e for e in entities if e.concept_id == a.concept_id and e.end <= a.start][-1]
+        out.append(Anaphor(start=a.start, end=a.end, text=a.text, antecedent=antecedent.id))
     return out
 
 

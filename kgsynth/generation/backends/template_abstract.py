@@ -103,7 +103,7 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
     return choice
 
 
-def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, groups: Callable[..., set[str]], one: bool,
+def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, group_of: dict[str, str], one: bool,
                used: set[str], fill: Callable[[str, str], str],
                introduced: set[str]) -> tuple[str, tuple[str, str]] | None:
     """A sentence naming one concept of ``fact`` alone, and ``(concept id, anaphor phrase)`` to state the fact with.
@@ -112,12 +112,12 @@ def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, groups: 
     both were introduced already (a note does not say "We also looked at X." of a concept twice).
     """
     choices = [c for c in (fact.subject, fact.object)
-               if next(iter(groups(c)), "") in words["anaphors"] and c not in introduced]
+               if group_of.get(c, "") in words["anaphors"] and c not in introduced]
     if not choices or fact.subject == fact.object:
         return None
     concept = rng.choice(choices)
     introduced.add(concept)
-    group = next(iter(groups(concept)))
+    group = group_of[concept]
     intro = fill(pick(words["introductions"], rng, {group}, one, used), concept)
     return intro, (concept, rng.choice(words["anaphors"][group]))
 
@@ -134,8 +134,10 @@ def write_abstract(
     words = read_yaml("abstract.yaml")
     related = {frozenset((r.subject, r.object)) for r in instance.relations}
 
+    group_of = {c.id: c.group for c in instance.concepts}
+
     def groups(*ids: str) -> set[str]:
-        return {c.group for c in instance.concepts if c.id in ids}
+        return {group_of[c] for c in ids if c in group_of}
 
     fact_concepts = list(dict.fromkeys(c for r in instance.relations for c in (r.subject, r.object)))
     extra = [c.id for c in distractors(instance)]
@@ -191,7 +193,7 @@ def write_abstract(
     for r in facts:
         apart = None
         if r is not titled_fact and room > 0 and rng.random() < P_APART:
-            apart = _introduce(r, words, rng, groups, one, used, lambda t, a: _fill(t, prompt, n, a=mention(a)),
+            apart = _introduce(r, words, rng, group_of, one, used, lambda t, a: _fill(t, prompt, n, a=mention(a)),
                                introduced)
         if apart is not None:
             intro, anaphor = apart
