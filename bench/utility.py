@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="RE: loss weight of a note's pairs relative to a BioRED pair (1 = equal).")
     parser.add_argument("--domain-copies", action="store_true",
                         help="RE: give real and note pairs their own feature copies (Daume's EasyAdapt).")
+    parser.add_argument("--tune-layers", type=int, default=0,
+                        help="RE: train the encoder's top N layers with the head (0 = frozen encoder).")
+    parser.add_argument("--tune-epochs", type=int, default=3, help="RE with --tune-layers: epochs over the documents.")
+    parser.add_argument("--encoder-lr", type=float, default=5e-5, help="RE with --tune-layers: the tuned layers' lr.")
     args = parser.parse_args(argv)
     if args.task == "re":
         return re_main(args)
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def re_main(args: argparse.Namespace) -> int:
-    """The RE probe's rows side by side (encoder frozen: documents are encoded once)."""
+    """The RE probe's rows side by side (frozen encoder, or its top ``--tune-layers`` trained per row)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -169,30 +173,47 @@ def re_main(args: argparse.Namespace) -> int:
     except KgsynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    t0 = time.perf_counter()
-    tokenizer, model = rp.load_encoder()
-    progress = not args.json
-    err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes (max_len {args.max_len})")
-    c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
-                               for docs in (train, dev, notes))
-    encode_s = time.perf_counter() - t0
     if args.note_weight <= 0:
         print("error: --note-weight must be above 0", file=sys.stderr)
         return 1
-    c_notes = c_notes.model_copy(update={"weight": args.note_weight})
+    if args.tune_layers and args.domain_copies:
+        print("error: --domain-copies works on frozen features; leave it out with --tune-layers", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    tokenizer, model = rp.load_encoder()
+    if not 0 <= args.tune_layers <= model.config.num_hidden_layers:
+        print(f"error: --tune-layers must be 0-{model.config.num_hidden_layers}", file=sys.stderr)
+        return 1
+    progress = not args.json
+    err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes (max_len {args.max_len})")
     rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
-    c_rare = rp.subset(c_notes, rare)
-    if args.domain_copies:
-        c_train, c_dev = rp.domain_copies(c_train, False), rp.domain_copies(c_dev, False)
-        c_notes, c_rare = rp.domain_copies(c_notes, True), rp.domain_copies(c_rare, True)
-    settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
-    mixes = [
-        ("BioRED train", [c_train]),
-        ("BioRED train + notes", [c_train, c_notes]),
-        ("notes only", [c_notes]),
-        ("BioRED train + rare-type notes", [c_train, c_rare]),
-    ]
-    rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
+    names = ("BioRED train", "BioRED train + notes", "notes only", "BioRED train + rare-type notes")
+    if args.tune_layers:
+        from kgsynth.evaluation import re_tune as rt
+
+        c_train, c_dev = (rt.prepare(docs, tokenizer, model, args.tune_layers, args.max_len, progress=progress)
+                          for docs in (train, dev))
+        c_notes = rt.prepare(notes, tokenizer, model, args.tune_layers, args.max_len, weight=args.note_weight,
+                             progress=progress)
+        encode_s = time.perf_counter() - t0
+        settings = rt.TuneSettings(layers=args.tune_layers, epochs=args.tune_epochs, encoder_lr=args.encoder_lr,
+                                   seed=args.seed)
+        mixes = list(zip(names, ([c_train], [c_train, c_notes], [c_notes], [c_train, rt.subset(c_notes, rare)]),
+                         strict=True))
+        rows, predictions = rt.run_rows(mixes, c_dev, model, settings, args.bootstrap, progress)
+    else:
+        c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
+                                   for docs in (train, dev, notes))
+        encode_s = time.perf_counter() - t0
+        c_notes = c_notes.model_copy(update={"weight": args.note_weight})
+        c_rare = rp.subset(c_notes, rare)
+        if args.domain_copies:
+            c_train, c_dev = rp.domain_copies(c_train, False), rp.domain_copies(c_dev, False)
+            c_notes, c_rare = rp.domain_copies(c_notes, True), rp.domain_copies(c_rare, True)
+        settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
+        mixes = list(zip(names, ([c_train], [c_train, c_notes], [c_notes], [c_train, c_rare]), strict=True))
+        rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
+    dev_pairs = len(c_dev.pairs)
     if args.save_predictions:
         args.save_predictions.mkdir(parents=True, exist_ok=True)
         for k, pred in enumerate(predictions):
@@ -204,11 +225,12 @@ def re_main(args: argparse.Namespace) -> int:
         "notes": len(notes),
         "rare_type_notes": len(rare),
         "dev_docs": len(dev),
-        "dev_pairs": len(c_dev.pairs),
+        "dev_pairs": dev_pairs,
         "encode_seconds": round(encode_s, 1),
         "torch_threads": torch.get_num_threads(),
         "max_len": args.max_len,
         "head": settings.model_dump(),
+        "tune_layers": args.tune_layers,
         "note_weight": args.note_weight,
         "domain_copies": args.domain_copies,
         # What the head can learn from layout alone: compare the notes' shape with BioRED's.
@@ -226,8 +248,9 @@ def re_main(args: argparse.Namespace) -> int:
         def f(v: float | None) -> str:
             return "—" if v is None else f"{v:.3f}"
 
-        title = (f"RE utility on BioRED dev ({len(dev)} docs, {len(c_dev.pairs)} pairs); notes = {args.generated}"
-                 f" (loss weight {args.note_weight:g}{', domain copies' if args.domain_copies else ''})")
+        encoder = f"top {args.tune_layers} encoder layers tuned" if args.tune_layers else "frozen encoder"
+        title = (f"RE utility on BioRED dev ({len(dev)} docs, {dev_pairs} pairs); notes = {args.generated}"
+                 f" (loss weight {args.note_weight:g}{', domain copies' if args.domain_copies else ''}; {encoder})")
         table = Table(title=title)
         shown = ("ASSOCIATED_WITH", "POSITIVE_CORRELATION", "NEGATIVE_CORRELATION", "BINDS", "COTREATMENT",
                  "COMPARISON")

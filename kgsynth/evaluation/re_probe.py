@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -312,26 +313,43 @@ def run_rows(
 
     Returns the rows and each row's dev predictions (for ``kgsynth evaluate``).
     """
-    rows: list[RERow] = []
-    predictions: list[list[NoteRecord]] = []
-    first_counts: list[dict[str, Counts]] | None = None
     label_id = {name: i for i, name in enumerate(RE_LABELS)}
-    for name, parts in mixes:
-        t0 = time.perf_counter()
+
+    def fit_predict(parts: Sequence[Corpus]) -> list[str]:
         pairs = [p for c in parts for p in c.pairs]
         x = np.concatenate([c.x for c in parts]) if parts else np.zeros((0, dev.x.shape[1]), dtype=np.float32)
         weights = [c.weight for c in parts for _ in c.pairs]
-        head = train_head(x, [label_id[p.label] for p in pairs], settings, weights)
-        labels = predict_labels(head, dev.x)
+        return predict_labels(train_head(x, [label_id[p.label] for p in pairs], settings, weights), dev.x)
+
+    return score_side_by_side(mixes, dev, fit_predict, bootstrap_samples, settings.seed)
+
+
+def score_side_by_side(
+    mixes: Sequence[tuple[str, Sequence[Any]]], dev: Any, fit_predict: Callable[[Sequence[Any]], list[str]],
+    bootstrap_samples: int, seed: int,
+) -> tuple[list[RERow], list[list[NoteRecord]]]:
+    """Rows side by side: ``fit_predict(parts)`` trains on a mix and labels every dev pair.
+
+    A part and ``dev`` are any corpus with ``records`` and ``pairs`` (the frozen probe's
+    :class:`Corpus`, the tuned probe's); every row after the first gets its paired-bootstrap
+    difference to the first.
+    """
+    rows: list[RERow] = []
+    predictions: list[list[NoteRecord]] = []
+    first_counts: list[dict[str, Counts]] | None = None
+    for name, parts in mixes:
+        t0 = time.perf_counter()
+        labels = fit_predict(parts)
+        pairs = [p for c in parts for p in c.pairs]
         row, per_doc = score_rows(
             name, sum(len(c.records) for c in parts), pairs, dev.records, dev.pairs, labels,
-            time.perf_counter() - t0, bootstrap_samples, settings.seed,
+            time.perf_counter() - t0, bootstrap_samples, seed,
         )
         if first_counts is None:
             first_counts = per_doc
         else:
             row.f1_diff_vs_first = (row.micro_f1 or 0.0) - (rows[0].micro_f1 or 0.0)
-            row.f1_diff_ci = difference_interval(per_doc, first_counts, bootstrap_samples, settings.seed)
+            row.f1_diff_ci = difference_interval(per_doc, first_counts, bootstrap_samples, seed)
         rows.append(row)
         predictions.append(predicted_records(dev.records, dev.pairs, labels))
     return rows, predictions
