@@ -23,6 +23,11 @@ concept level (relaxed) on BioRED dev. Rows: BioRED train; + notes; notes only;
 Conversion). The last column is the paired-bootstrap CI of micro F1 minus the first row.
 
     python bench/utility.py --task re --generated notes/ --threads 1 --json
+
+``--tune-layers N`` trains the encoder's top N layers with the head (``kgsynth.evaluation.re_tune``:
+the lower layers run once per document; the head is first trained alone, then both together).
+
+    python bench/utility.py --task re --generated notes/ --threads 2 --tune-layers 1 --tune-epochs 2 --json
 """
 
 from __future__ import annotations
