@@ -56,9 +56,7 @@ def _token_states(
     """
     import torch
 
-    stride = min(stride, max_len // 4)  # the tokenizer needs stride < max_len - special tokens
-    enc = tokenizer(list(texts), truncation=True, max_length=max_len, stride=stride,
-                    return_overflowing_tokens=True, return_offsets_mapping=True)
+    enc = windows(texts, tokenizer, max_len, stride)
     owners = enc["overflow_to_sample_mapping"]
     order = list(range(len(owners)))
     results: list[dict[int, tuple[int, np.ndarray]]] = [{} for _ in texts]
@@ -90,6 +88,13 @@ def _token_states(
         vectors = np.stack([seen[s][1] for s in starts]) if starts else np.zeros((0, hidden), dtype=np.float32)
         out.append((offsets, vectors))
     return out
+
+
+def windows(texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_len: int, stride: int):  # noqa: ANN201
+    """Tokenize ``texts`` into overlapping windows with character offsets (one encoding for all)."""
+    stride = min(stride, max_len // 4)  # the tokenizer needs stride < max_len - special tokens
+    return tokenizer(list(texts), truncation=True, max_length=max_len, stride=stride,
+                     return_overflowing_tokens=True, return_offsets_mapping=True)
 
 
 def _mean_in(offsets: np.ndarray, vectors: np.ndarray, start: int, end: int) -> np.ndarray | None:
@@ -135,21 +140,26 @@ def pair_vector(f: DocFeatures, a: str, b: str, hidden: int) -> np.ndarray:
     sa, sb = f.concept_sentences.get(a, set()), f.concept_sentences.get(b, set())
     shared = sorted(sa & sb)
     context = np.mean([f.sentence_vectors[i] for i in shared], axis=0) if shared else zero
-    groups = np.zeros(len(PAIR_GROUPS), dtype=np.float32)
+    mentions = f.mention_counts.get(a, 0) + f.mention_counts.get(b, 0)
+    static = pair_static(f.groups, a, b, sa, sb, mentions)
+    return np.concatenate([va + vb, np.abs(va - vb), va * vb, context, static]).astype(np.float32)
+
+
+def pair_static(
+    groups: dict[str, str], a: str, b: str, sentences_a: set[int], sentences_b: set[int], mentions: int,
+) -> np.ndarray:
+    """The encoder-free part of a pair vector: group counts, shared sentence, distance, mention count."""
+    shared = sentences_a & sentences_b
+    counts = np.zeros(len(PAIR_GROUPS), dtype=np.float32)
     for cid in (a, b):
-        if f.groups.get(cid) in PAIR_GROUPS:
-            groups[PAIR_GROUPS.index(f.groups[cid])] += 1
-    distance = min((abs(i - j) for i in sa for j in sb), default=10)
+        if groups.get(cid) in PAIR_GROUPS:
+            counts[PAIR_GROUPS.index(groups[cid])] += 1
+    distance = min((abs(i - j) for i in sentences_a for j in sentences_b), default=10)
     scalars = np.array(
-        [
-            1.0 if shared else 0.0,
-            min(distance, 10) / 10,
-            np.log1p(f.mention_counts.get(a, 0) + f.mention_counts.get(b, 0)) / 3,
-            min(len(shared), 5) / 5,
-        ],
+        [1.0 if shared else 0.0, min(distance, 10) / 10, np.log1p(mentions) / 3, min(len(shared), 5) / 5],
         dtype=np.float32,
     )
-    return np.concatenate([va + vb, np.abs(va - vb), va * vb, context, groups, scalars]).astype(np.float32)
+    return np.concatenate([counts, scalars])
 
 
 def pair_matrix(features: Sequence[DocFeatures], pairs: Sequence[Pair], hidden: int) -> np.ndarray:

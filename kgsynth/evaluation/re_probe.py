@@ -39,6 +39,7 @@ from kgsynth.evaluation.re_features import (  # noqa: F401 - re-exported
     encode_documents,
     load_encoder,
     pair_matrix,
+    pair_static,
     pair_vector,
 )
 from kgsynth.evaluation.re_pairs import (  # noqa: F401 - re-exported
@@ -75,6 +76,19 @@ class ProbeSettings(BaseModel):
     seed: int = 0
 
 
+def make_head(width: int, hidden: int, dropout: float):  # noqa: ANN201 - torch module
+    """The MLP pair classifier: LayerNorm, one hidden ReLU layer with dropout, one logit per label."""
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.LayerNorm(width),
+        torch.nn.Linear(width, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(hidden, len(RE_LABELS)),
+    )
+
+
 def train_head(  # noqa: ANN201 - torch module
     x: np.ndarray, y: Sequence[int], settings: ProbeSettings, weights: Sequence[float] | None = None,
 ):
@@ -87,13 +101,7 @@ def train_head(  # noqa: ANN201 - torch module
 
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
-    head = torch.nn.Sequential(
-        torch.nn.LayerNorm(x.shape[1]),
-        torch.nn.Linear(x.shape[1], settings.hidden),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(settings.dropout),
-        torch.nn.Linear(settings.hidden, len(RE_LABELS)),
-    )
+    head = make_head(x.shape[1], settings.hidden, settings.dropout)
     xt, yt = torch.from_numpy(x), torch.tensor(list(y), dtype=torch.long)
     wt = torch.ones(len(yt)) if weights is None else torch.tensor(list(weights), dtype=torch.float32)
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=0.01)
@@ -279,7 +287,7 @@ def _feature_code() -> str:
     """The source of the functions that turn documents into pair features (part of the cache key)."""
     import inspect
 
-    return "".join(inspect.getsource(f) for f in (encode_documents, pair_vector, pair_matrix))
+    return "".join(inspect.getsource(f) for f in (encode_documents, pair_vector, pair_static, pair_matrix))
 
 
 def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:

@@ -7,7 +7,8 @@ words into the marked mentions' states, as a fine-tuned document-level RE model 
 What keeps it on a 2-core CPU: the lower ``6 - N`` layers stay frozen, so their output is
 computed once per document (windows as in the frozen probe) and only the top layers run in
 training. The pair vector is the frozen probe's (:func:`re_features.pair_vector`), built from
-the tuned states, so ``N = 0`` is the frozen probe with the head trained per document batch.
+the tuned states; each row's head is first trained alone on the untuned vectors, which is the
+frozen probe's head.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
+from kgsynth.evaluation.re_features import pair_static, windows
 from kgsynth.evaluation.re_pairs import (
-    NONE,
     PAIR_GROUPS,
     RE_LABELS,
     Pair,
@@ -32,7 +33,14 @@ from kgsynth.evaluation.re_pairs import (
     sentence_of,
     sentences,
 )
-from kgsynth.evaluation.re_probe import ProbeSettings, RERow, predict_labels, score_side_by_side, train_head
+from kgsynth.evaluation.re_probe import (
+    ProbeSettings,
+    RERow,
+    make_head,
+    predict_labels,
+    score_side_by_side,
+    train_head,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -70,12 +78,6 @@ class TunedDoc:
     static: np.ndarray  # (pairs, groups + 4): the frozen probe's group counts and distances
     labels: np.ndarray  # (pairs,) label ids
     weight: float = 1.0
-
-
-def _window_inputs(text: str, tokenizer: PreTrainedTokenizerBase, max_len: int, stride: int):  # noqa: ANN202
-    enc = tokenizer([text], truncation=True, max_length=max_len, stride=min(stride, max_len // 4),
-                    return_overflowing_tokens=True, return_offsets_mapping=True)
-    return enc["input_ids"], enc["offset_mapping"]
 
 
 def _averaging(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
@@ -116,7 +118,8 @@ def prepare(
         items = track_rate(items, len(items), "encoding", unit="docs")
     for doc, record in items:
         text, mentions = mark(record)
-        ids, offsets = _window_inputs(text, tokenizer, max_len, stride)
+        enc = windows([text], tokenizer, max_len, stride)
+        ids, offsets = enc["input_ids"], enc["offset_mapping"]
         width = max(len(w) for w in ids)
         batch = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
@@ -163,18 +166,11 @@ def prepare(
         pair_index, shared_rows, static, labels = [], [], [], []
         for p in doc_pairs:
             sa, sb = concept_sentences.get(p.a, set()), concept_sentences.get(p.b, set())
-            shared = sorted(sa & sb)
             pair_index.append((row[p.a] if p.a in mention_tokens else zero_row,
                                row[p.b] if p.b in mention_tokens else zero_row))
-            shared_rows.append(shared)
-            g = np.zeros(len(PAIR_GROUPS), dtype=np.float32)
-            for cid in (p.a, p.b):
-                if groups.get(cid) in PAIR_GROUPS:
-                    g[PAIR_GROUPS.index(groups[cid])] += 1
-            distance = min((abs(i - j) for i in sa for j in sb), default=10)
-            counts = len(mention_tokens.get(p.a, [])) + len(mention_tokens.get(p.b, []))
-            scalars = [1.0 if shared else 0.0, min(distance, 10) / 10, np.log1p(counts) / 3, min(len(shared), 5) / 5]
-            static.append(np.concatenate([g, np.array(scalars, dtype=np.float32)]))
+            shared_rows.append(sorted(sa & sb))
+            mentions = len(mention_tokens.get(p.a, [])) + len(mention_tokens.get(p.b, []))
+            static.append(pair_static(groups, p.a, p.b, sa, sb, mentions))
             labels.append(label_id[p.label])
         docs.append(TunedDoc(
             states=states, gather=gather, concepts=concepts, sentences=sentence_rows,
@@ -220,14 +216,7 @@ class TunedProbe:
         cut = model.config.num_hidden_layers - settings.layers
         torch.manual_seed(settings.seed)
         self.layers = torch.nn.ModuleList(copy.deepcopy(layer) for layer in model.encoder.layer[cut:])
-        width = 4 * hidden + len(PAIR_GROUPS) + 4
-        self.head = torch.nn.Sequential(
-            torch.nn.LayerNorm(width),
-            torch.nn.Linear(width, settings.hidden),
-            torch.nn.ReLU(),
-            torch.nn.Dropout(settings.dropout),
-            torch.nn.Linear(settings.hidden, len(RE_LABELS)),
-        )
+        self.head = make_head(4 * hidden + len(PAIR_GROUPS) + 4, settings.hidden, settings.dropout)
         self.dtype = next(model.parameters()).dtype
 
     def _pair_features(self, docs: Sequence[TunedDoc]) -> torch.Tensor:
@@ -325,12 +314,5 @@ class TunedProbe:
 
     def predict(self, docs: Sequence[TunedDoc], batch_docs: int = 16) -> list[str]:
         """One label per pair of ``docs``, in the order :func:`build_pairs` gave them."""
-
         return predict_labels(self.head, self._features_no_grad(docs, batch_docs))
 
-
-def positive_share(docs: Sequence[TunedDoc]) -> float:
-    """Share of related pairs (a quick look at what a mix teaches)."""
-    total = sum(len(d.labels) for d in docs)
-    none = RE_LABELS.index(NONE)
-    return sum(int((d.labels != none).sum()) for d in docs) / total if total else 0.0
