@@ -207,6 +207,44 @@ def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
     assert any(cohort.search(r.text) for r in research)  # the research abstracts keep their cohorts
 
 
+def test_a_research_abstract_studies_one_population(tmp_path: Path) -> None:
+    """A note "... in rats." never goes on to "in a cohort of 120 patients", nor a patient study to "in mice"."""
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 120, seed=8, plan=plan_notes(POOL, 120, max_notes_per_fact=15, seed=8),
+             note_style="abstract", quiet=True)
+    research = [r.text for r in read_notes(out) if r.note_type == "research abstract"]
+    human = re.compile(r"patient|participants|cohort|informed consent")
+    species = {"rats": re.compile(r"\brats?\b"), "mice": re.compile(r"\b(?:mice|mouse)\b")}
+    animal = [t for t in research if any(p.search(t) for p in species.values())]
+    assert animal and len(animal) < len(research)  # both kinds of study are written
+    for text in animal:
+        assert not human.search(text), text
+        assert sum(bool(p.search(text)) for p in species.values()) == 1, text
+    assert any(human.search(t) for t in research if t not in animal)
+
+
+def test_a_dose_is_said_only_of_a_fact_with_a_drug(tmp_path: Path) -> None:
+    """A fact sentence ends "in a dose-dependent manner" / "at higher doses" only if the fact names a chemical."""
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 150, seed=9, plan=plan_notes(POOL, 150, max_notes_per_fact=20, seed=9),
+             note_style="abstract", quiet=True)
+    drug_tail = re.compile(r"(?:dose-dependent manner|at higher doses|after treatment|in treated patients)\.$")
+    with_drug = without_drug = 0
+    for record in read_notes(out):
+        types = {e.id: e.type for e in record.entities}
+        for relation in record.relations:
+            assert relation.trigger is not None
+            line_start = record.text.rfind("\n", 0, relation.trigger.start) + 1
+            line_end = record.text.find("\n", relation.trigger.end)
+            line = record.text[line_start: None if line_end < 0 else line_end]
+            has_drug = "Chemical" in (types[relation.subject], types[relation.object])
+            if drug_tail.search(line):
+                assert has_drug, line
+                with_drug += 1
+            without_drug += not has_drug
+    assert with_drug > 5 and without_drug > 20  # both kinds of fact are in the sample
+
+
 def test_pick_prefers_a_template_the_note_has_not_used() -> None:
     from kgsynth.generation.backends.template_abstract import pick
 
@@ -216,7 +254,7 @@ def test_pick_prefers_a_template_the_note_has_not_used() -> None:
     picked = [pick(templates, rng, {"Disease"}, used=used) for _ in range(3)]
     assert sorted(picked[:2]) == ["A {a}.", "B {a}."]  # both group-free ones before any repeat
     assert picked[2] in ("A {a}.", "B {a}.") and used == {"A {a}.", "B {a}."}  # "C" never names a disease
-    assert pick(["x in mice", "y in vitro"], rng, set(), one_patient=True) == "y in vitro"
+    assert pick(["x in mice", "y in vitro"], rng, set(), avoid=("mice",)) == "y in vitro"
 
 
 def test_clinical_context_words_describe_one_patient() -> None:

@@ -53,30 +53,53 @@ P_FILLER = 0.6
 P_APART = 0.2
 
 
-def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml", one_patient: bool = False) -> str:
+def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
+                   groups: set[str] | frozenset[str] = frozenset()) -> str:
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
-    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. ``one_patient``
-    (a case report) leaves out leads and tails with study words ("In our cohort,", "in mice").
+    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. Leads and tails with
+    a word of ``avoid`` (the note's population: :func:`avoided_words`) are left out, and so are those
+    that need a group the fact does not name (``groups``: "in a dose-dependent manner" needs a drug).
     """
     words = read_yaml(source)
     choice = rng.randrange(3)
-    lead = rng.choice(_for_note(words["leads"], one_patient)) + " " if choice != 1 else ""
-    tail = " " + rng.choice(_for_note(words["tails"], one_patient)) if choice != 0 else ""
+    lead = rng.choice(_fitting(words["leads"], avoid, groups)) + " " if choice != 1 else ""
+    tail = " " + rng.choice(_fitting(words["tails"], avoid, groups)) if choice != 0 else ""
     return f"{lead}{statement}{tail}."
+
+
+def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str]) -> list[str]:
+    """The texts of ``templates`` that avoid ``avoid`` and whose ``needs`` (if any) meet ``groups``."""
+    return [_text(t) for t in _for_note(templates, avoid)
+            if isinstance(t, str) or "needs" not in t or groups & set(t["needs"])]
 
 
 def _text(template: str | dict) -> str:
     return template if isinstance(template, str) else template["text"]
 
 
-def _for_note(templates: Sequence[str | dict], one_patient: bool) -> list[str | dict]:
-    """``templates`` that fit a note about one patient (no study words) when ``one_patient``; else all."""
-    if not one_patient:
-        return list(templates)
-    study = tuple(read_yaml("abstract.yaml")["study_words"])
-    fitting = [t for t in templates if not any(w in _text(t).lower() for w in study)]
+def _for_note(templates: Sequence[str | dict], avoid: Sequence[str]) -> list[str | dict]:
+    """``templates`` without a word of ``avoid`` (all of them if none is left)."""
+    fitting = [t for t in templates if not any(w in _text(t).lower() for w in avoid)]
     return fitting or list(templates)
+
+
+def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
+    """The words a note of ``note_type`` must not use, for the population it describes (``abstract.yaml``).
+
+    A note about one patient (case report, consult, discharge summary) avoids study words; a research
+    abstract draws its population (patients, rats or mice) and avoids the others' words.
+    """
+    words = read_yaml("abstract.yaml")
+    if note_type in words["one_patient"]:
+        return tuple(words["study_words"])
+    population, draw = "patients", rng.random()
+    for animal, share in words["animal_share"].items():
+        if draw < share:
+            population = animal
+            break
+        draw -= share
+    return tuple(words["population_words"][population])
 
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
@@ -86,14 +109,15 @@ def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
                                          **mentions))
 
 
-def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], one_patient: bool = False,
+def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], avoid: Sequence[str] = (),
          used: set[str] | None = None) -> str:
     """One of ``templates`` that fits the semantic groups it will name and the note (see ``abstract.yaml``).
 
-    With ``used`` (the note's sentences so far), a template the note has not used yet is preferred,
-    so a note does not say "The work-up covered ..." twice; the choice is added to ``used``.
+    ``avoid`` is the note's :func:`avoided_words`. With ``used`` (the note's sentences so far), a
+    template the note has not used yet is preferred, so a note does not say "The work-up covered ..."
+    twice; the choice is added to ``used``.
     """
-    fitting = [_text(t) for t in _for_note(templates, one_patient)
+    fitting = [_text(t) for t in _for_note(templates, avoid)
                if isinstance(t, str) or groups <= set(t["groups"])]
     if used is not None:
         fitting = [t for t in fitting if t not in used] or fitting
@@ -103,7 +127,7 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
     return choice
 
 
-def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, group_of: dict[str, str], one: bool,
+def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, group_of: dict[str, str], avoid: Sequence[str],
                used: set[str], fill: Callable[[str, str], str],
                introduced: set[str]) -> tuple[str, tuple[str, str]] | None:
     """A sentence naming one concept of ``fact`` alone, and ``(concept id, anaphor phrase)`` to state the fact with.
@@ -118,7 +142,7 @@ def _introduce(fact: InstanceRelation, words: dict, rng: random.Random, group_of
     concept = rng.choice(choices)
     introduced.add(concept)
     group = group_of[concept]
-    intro = fill(pick(words["introductions"], rng, {group}, one, used), concept)
+    intro = fill(pick(words["introductions"], rng, {group}, avoid, used), concept)
     return intro, (concept, rng.choice(words["anaphors"][group]))
 
 
@@ -143,13 +167,13 @@ def write_abstract(
     extra = [c.id for c in distractors(instance)]
     rng.shuffle(extra)
     n = rng.choice(COHORTS)
-    one = prompt.note_type in words["one_patient"]
+    avoid = avoided_words(prompt.note_type, rng)
     used: set[str] = set()  # templates this note has used (a methods sentence is not repeated)
     head: list[str] = []
     title_has_age = False
     if prompt.note_type in words["titled"]:
         anchor = instance.relations[0]
-        template = rng.choice(words["titles"][prompt.note_type])
+        template = rng.choice(_for_note(words["titles"][prompt.note_type], avoid))
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
@@ -162,10 +186,10 @@ def write_abstract(
     first = extra.pop(0) if extra else rng.choice(fact_concepts)
     others = [c for c in fact_concepts if frozenset((first, c)) not in related and c != first]
     if others and rng.random() < P_BACKGROUND_TWO:
-        background = _fill(pick(words["background_two"], rng, set(), one), prompt, n, a=mention(first),
+        background = _fill(pick(words["background_two"], rng, set(), avoid), prompt, n, a=mention(first),
                            b=mention(rng.choice(others)))
     else:
-        background = _fill(pick(words["background_one"], rng, set(), one), prompt, n, a=mention(first))
+        background = _fill(pick(words["background_one"], rng, set(), avoid), prompt, n, a=mention(first))
     # Methods: the remaining distractors, each named with concepts it is not related to.
     methods: list[str] = []
     pending = list(extra)
@@ -175,15 +199,15 @@ def write_abstract(
         rng.shuffle(partners)
         if len(partners) >= 2 and rng.random() < P_THREE and frozenset(partners[:2]) not in related:
             a, b = partners[:2]
-            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b), one, used), prompt, n,
+            methods.append(_fill(pick(words["co_mention_three"], rng, groups(d, a, b), avoid, used), prompt, n,
                                  a=mention(d), b=mention(a), c=mention(b)))
             pending = [c for c in pending if c not in (a, b)]
         elif partners and rng.random() < P_TWO:
-            sentence = pick(words["co_mention"], rng, groups(d, partners[0]), one, used)
+            sentence = pick(words["co_mention"], rng, groups(d, partners[0]), avoid, used)
             methods.append(_fill(sentence, prompt, n, a=mention(d), b=mention(partners[0])))
             pending = [c for c in pending if c != partners[0]]
         else:
-            methods.append(_fill(pick(words["distractor"], rng, groups(d), one, used), prompt, n, a=mention(d)))
+            methods.append(_fill(pick(words["distractor"], rng, groups(d), avoid, used), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
     titled_fact = instance.relations[0] if prompt.note_type in words["titled"] else None
@@ -193,24 +217,24 @@ def write_abstract(
     for r in facts:
         apart = None
         if r is not titled_fact and room > 0 and rng.random() < P_APART:
-            apart = _introduce(r, words, rng, group_of, one, used, lambda t, a: _fill(t, prompt, n, a=mention(a)),
+            apart = _introduce(r, words, rng, group_of, avoid, used, lambda t, a: _fill(t, prompt, n, a=mention(a)),
                                introduced)
+        anaphor = None
         if apart is not None:
             intro, anaphor = apart
             body.append(intro)
             room -= 1
-            body.append(sentence_case(wrap_statement(fact_statement(r, anaphor), rng, one_patient=one)))
-        else:
-            body.append(sentence_case(wrap_statement(fact_statement(r), rng, one_patient=one)))
-    closing = _fill(pick(words["conclusion"], rng, set(), one), prompt, n, a=mention(rng.choice(fact_concepts)))
+        statement = fact_statement(r, anaphor) if anaphor else fact_statement(r)
+        body.append(sentence_case(wrap_statement(statement, rng, avoid=avoid, groups=groups(r.subject, r.object))))
+    closing = _fill(pick(words["conclusion"], rng, set(), avoid), prompt, n, a=mention(rng.choice(fact_concepts)))
     # Optional lines, while the note stays within MAX_LINES: two fact concepts that no fact
     # relates measured together, and a sentence without any concept.
     pairs = unrelated_pairs(fact_concepts, related)
     if pairs and room > 0 and rng.random() < P_FACT_PAIR:
         a, b = rng.choice(pairs)
-        sentence = pick(words["co_mention"], rng, groups(a, b), one, used)
+        sentence = pick(words["co_mention"], rng, groups(a, b), avoid, used)
         methods.append(_fill(sentence, prompt, n, a=mention(a), b=mention(b)))
         room -= 1
     if room > 0 and rng.random() < P_FILLER:
-        methods.append(_fill(pick(words["filler"], rng, set(), one), prompt, n))
+        methods.append(_fill(pick(words["filler"], rng, set(), avoid), prompt, n))
     return "\n".join([*head, background, *methods, *body, closing])
