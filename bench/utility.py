@@ -24,6 +24,9 @@ Conversion). The last column is the paired-bootstrap CI of micro F1 minus the fi
 
     python bench/utility.py --task re --generated notes/ --threads 1 --json
 
+``--baseline NOTES`` (another writer's notes of the same instances, e.g. template notes beside
+LLM notes) adds two rows: BioRED train + baseline notes, baseline notes only.
+
 ``--tune-layers N`` trains the encoder's top N layers with the head (``kgsynth.evaluation.re_tune``:
 the lower layers run once per document; the head is first trained alone, then both together).
 
@@ -175,6 +178,7 @@ def re_main(args: argparse.Namespace) -> int:
         if not args.generated:
             raise KgsynthError("--task re needs --generated NOTES (e.g. template notes from a BioRED-train KG)")
         notes = read_records(args.generated, "jsonl").records[: args.gen_docs]
+        baseline = read_records(args.baseline, "jsonl").records[: args.gen_docs] if args.baseline else []
     except KgsynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -190,9 +194,12 @@ def re_main(args: argparse.Namespace) -> int:
         print(f"error: --tune-layers must be 0-{model.config.num_hidden_layers}", file=sys.stderr)
         return 1
     progress = not args.json
-    err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes (max_len {args.max_len})")
+    err.print(f"encoding {len(train)} train, {len(dev)} dev, {len(notes)} notes, {len(baseline)} baseline notes"
+              f" (max_len {args.max_len})")
     rare = [i for i, r in enumerate(notes) if any(x.type in rp.RARE_TYPES for x in r.relations)]
     names = ("BioRED train", "BioRED train + notes", "notes only", "BioRED train + rare-type notes")
+    if baseline:  # the same instances written by another writer (e.g. template notes beside LLM notes)
+        names += ("BioRED train + baseline notes", "baseline notes only")
     if args.tune_layers:
         from kgsynth.evaluation import re_tune as rt
 
@@ -200,23 +207,29 @@ def re_main(args: argparse.Namespace) -> int:
                           for docs in (train, dev))
         c_notes = rt.prepare(notes, tokenizer, model, args.tune_layers, args.max_len, weight=args.note_weight,
                              progress=progress)
+        c_base = (rt.prepare(baseline, tokenizer, model, args.tune_layers, args.max_len, weight=args.note_weight,
+                             progress=progress) if baseline else rt.subset(c_notes, []))
         encode_s = time.perf_counter() - t0
         settings = rt.TuneSettings(layers=args.tune_layers, epochs=args.tune_epochs, encoder_lr=args.encoder_lr,
                                    seed=args.seed)
-        mixes = list(zip(names, ([c_train], [c_train, c_notes], [c_notes], [c_train, rt.subset(c_notes, rare)]),
-                         strict=True))
+        parts = [[c_train], [c_train, c_notes], [c_notes], [c_train, rt.subset(c_notes, rare)],
+                 [c_train, c_base], [c_base]]
+        mixes = list(zip(names, parts[: len(names)], strict=True))
         rows, predictions = rt.run_rows(mixes, c_dev, model, settings, args.bootstrap, progress)
     else:
         c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
                                    for docs in (train, dev, notes))
+        c_base = (rp.prepare(baseline, tokenizer, model, args.max_len, progress, args.feature_cache) if baseline
+                  else rp.subset(c_notes, []))
         encode_s = time.perf_counter() - t0
-        c_notes = c_notes.model_copy(update={"weight": args.note_weight})
+        c_notes, c_base = (c.model_copy(update={"weight": args.note_weight}) for c in (c_notes, c_base))
         c_rare = rp.subset(c_notes, rare)
         if args.domain_copies:
             c_train, c_dev = rp.domain_copies(c_train, False), rp.domain_copies(c_dev, False)
-            c_notes, c_rare = rp.domain_copies(c_notes, True), rp.domain_copies(c_rare, True)
+            c_notes, c_rare, c_base = (rp.domain_copies(c, True) for c in (c_notes, c_rare, c_base))
         settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
-        mixes = list(zip(names, ([c_train], [c_train, c_notes], [c_notes], [c_train, c_rare]), strict=True))
+        parts = [[c_train], [c_train, c_notes], [c_notes], [c_train, c_rare], [c_train, c_base], [c_base]]
+        mixes = list(zip(names, parts[: len(names)], strict=True))
         rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
     dev_pairs = len(c_dev.pairs)
     if args.save_predictions:
@@ -228,6 +241,8 @@ def re_main(args: argparse.Namespace) -> int:
         "task": "re",
         "notes_source": str(args.generated),
         "notes": len(notes),
+        "baseline_source": str(args.baseline) if args.baseline else None,
+        "baseline_notes": len(baseline),
         "rare_type_notes": len(rare),
         "dev_docs": len(dev),
         "dev_pairs": dev_pairs,
@@ -240,7 +255,8 @@ def re_main(args: argparse.Namespace) -> int:
         "domain_copies": args.domain_copies,
         # What the head can learn from layout alone: compare the notes' shape with BioRED's.
         "pair_shape": {name: rp.pair_shape(docs).model_dump() for name, docs in
-                       (("BioRED train", train), ("BioRED dev", dev), ("notes", notes))},
+                       (("BioRED train", train), ("BioRED dev", dev), ("notes", notes), ("baseline notes", baseline))
+                       if docs},
         "rows": [
             {**r.model_dump(mode="json"), "f1_vs_first": r.micro_f1 / base if base and r.micro_f1 is not None else None}
             for r in rows

@@ -232,6 +232,13 @@ def test_tiny_re_benchmark_rows_cache_and_kgsynth_evaluate_agree(shared_data: Pa
     assert len(list((tmp_path / "cache").glob("re-features-*.npy"))) == 3
     # The second run reads the cached features and scores the same.
     assert [r["micro_f1"] for r in first["rows"]] == [r["micro_f1"] for r in second["rows"]]
+    # --baseline adds two rows; the same notes as baseline score as the notes do (same features, seed).
+    with_base = subprocess.run([*cmd, "--baseline", str(tmp_path / "notes.jsonl")], capture_output=True, text=True,
+                               timeout=600, cwd=REPO)
+    assert with_base.returncode == 0, with_base.stderr[-2000:]
+    based = json.loads(with_base.stdout)["rows"]
+    assert [r["train"] for r in based[4:]] == ["BioRED train + baseline notes", "baseline notes only"]
+    assert [r["micro_f1"] for r in based[4:]] == [r["micro_f1"] for r in first["rows"][1:3]]
     row = first["rows"][1]
     from kgsynth.evaluation.readers import read_records
 
