@@ -6,6 +6,8 @@ import random
 import re
 from pathlib import Path
 
+import pytest
+
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
 from kgsynth.evaluation.check import GraphView, check_note
 from kgsynth.generation.backends.template_backend import TemplateBackend
@@ -13,6 +15,7 @@ from kgsynth.generation.compose import ABSTRACT_MOTIF, Composer, distractors
 from kgsynth.generation.engine import generate, read_notes
 from kgsynth.generation.note_plan import plan_notes
 from kgsynth.generation.prompt import fitting_note_types, load_settings
+from kgsynth.generation.tags import TagError
 from kgsynth.graph.memory import MemoryStore
 from kgsynth.graph.model import Concept, Relation
 
@@ -282,3 +285,55 @@ def test_a_note_introduces_a_concept_for_an_anaphor_once(tmp_path: Path, monkeyp
     for record in records:
         antecedents = [record.entity(a.antecedent).concept_id for a in record.anaphors]
         assert len(antecedents) == len(set(antecedents)), record.text
+
+
+def test_llm_writers_name_each_distractor_in_a_line_of_its_own() -> None:
+    """The openai schema and the transformers regex give an abstract note's distractors one line each, after
+    the first fact: named and grounded, in no relation, so the LLM's notes have unrelated pairs too."""
+    import json
+
+    from kgsynth.generation.annotate import build_record
+    from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
+    from kgsynth.generation.grammar import max_note_chars, note_regex
+    from kgsynth.generation.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    instance = next(i for i in (Composer(POOL).compose(p, random.Random(s)) for s in range(20) for p in POOL)
+                    if len(i.relations) >= 2 and distractors(i))
+    slot = {c.id: f"C{k + 1}" for k, c in enumerate(instance.concepts)}
+    extra = distractors(instance)
+    schema = note_schema(instance, lexicon, max_words=6)
+    keys = list(schema["properties"])
+    assert keys == ["fact_1", *[f"mention_{slot[c.id]}" for c in extra],
+                    *[f"fact_{k}" for k in range(2, len(instance.relations) + 1)]]
+    assert schema["required"] == keys
+
+    def fact(r: InstanceRelation) -> dict:
+        phrase = lexicon.for_fact(instance, r)[0]
+        first, second = (r.subject, r.object) if phrase.first == "subject" else (r.object, r.subject)
+        name = {c.id: c.name for c in instance.concepts}
+        return {"before": "We found that", "first": {"concept": slot[first], "name": name[first]},
+                "phrase": phrase.phrase, "second": {"concept": slot[second], "name": name[second]},
+                "after": "in this cohort"}
+
+    answer = {f"fact_{k + 1}": fact(r) for k, r in enumerate(instance.relations)}
+    answer |= {f"mention_{slot[c.id]}": {"before": "We also measured", "concept": {"concept": slot[c.id],
+                                                                                    "name": c.name},
+                                         "after": "at baseline"} for c in extra}
+    tagged = tagged_from_json(json.dumps(answer), instance)
+    assert re.fullmatch(note_regex(instance, lexicon, 6), tagged)  # the transformers writer's grammar admits it
+    assert len(tagged) <= max_note_chars(instance, lexicon, 6)
+    record = build_record(tagged, instance, lexicon)
+    lines = record.text.split("\n")
+    assert lines[1] == f"We also measured {extra[0].name} at baseline."
+    assert {e.concept_id for e in record.entities} == {c.id for c in instance.concepts}  # every distractor named
+    assert len(record.relations) == len(instance.relations)  # and none of them related
+    store = MemoryStore()
+    store.upsert_concepts(Concept(id=c.id, name=c.name, group=c.group) for i in POOL for c in i.concepts)
+    store.upsert_relations(Relation(subject=r.subject, type=r.type, object=r.object) for i in POOL for r in i.relations)
+    verdict = check_note(record, GraphView(store))
+    assert verdict.faithfulness == 1.0 and not verdict.absent_from_kg and not verdict.extra_in_kg
+    wrong = answer | {f"mention_{slot[extra[0].id]}": {"before": "", "concept": {"concept": "C1", "name": "x"},
+                                                        "after": "here"}}
+    with pytest.raises(TagError):
+        tagged_from_json(json.dumps(wrong), instance)

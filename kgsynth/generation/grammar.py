@@ -72,8 +72,24 @@ def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: li
     return "(?:" + "|".join(alts) + ")"
 
 
+def line_order(instance: MotifInstance) -> list[tuple[str, int | str]]:
+    """The lines of a note, in order: ``("fact", index)`` per relation and ``("mention", concept id)``
+    per distractor of an abstract note (:func:`kgsynth.generation.compose.distractors`).
+
+    The first fact comes first (an abstract's title states its main finding), then one line per
+    distractor, which names it in words of background or methods and states no relation (so the
+    note has unrelated pairs, as real abstracts do), then the other facts.
+    """
+    from kgsynth.generation.compose import distractors
+
+    facts: list[tuple[str, int | str]] = [("fact", i) for i in range(len(instance.relations))]
+    others: list[tuple[str, int | str]] = [("mention", c.id) for c in distractors(instance)]
+    return facts[:1] + others + facts[1:]
+
+
 def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> str:
-    """The constraint: one line per fact, each stating it with its phrase, with words beside it."""
+    """The constraint: one line per fact, each stating it with its phrase, with words beside it, and one
+    line per distractor naming it with words beside it (:func:`line_order`)."""
     if instance.single_concept:
         from kgsynth.generation.mention import mention_regex
 
@@ -81,10 +97,15 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
     lines = []
-    for rel in instance.relations:
-        phrasings = lexicon.for_fact(instance, rel)
-        core = fact_core(instance, rel.subject, rel.object, phrasings)
-        opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
+    for kind, key in line_order(instance):
+        if kind == "mention":
+            core = _tag_alternatives(instance, str(key))
+            opening = _tag_alternatives(instance, str(key), opening=True)
+        else:
+            rel = instance.relations[int(key)]
+            phrasings = lexicon.for_fact(instance, rel)
+            core = fact_core(instance, rel.subject, rel.object, phrasings)
+            opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
         lines.append(rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\.")
     return r"\n".join(lines)
 
@@ -105,6 +126,9 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
     for rel in instance.relations:
         phrase = max(len(form) for p in lexicon.for_fact(instance, rel) for form in p.forms)
         total += 2 * run + longest_tag(rel.subject) + longest_tag(rel.object) + phrase + 4
+    for kind, key in line_order(instance):
+        if kind == "mention":
+            total += 2 * run + longest_tag(str(key)) + 3
     return total
 
 
@@ -116,7 +140,8 @@ def json_words_pattern(max_words: int, first: bool = False, optional: bool = Fal
 
 
 def join_fact(before: str, first: str, phrase: str, second: str, after: str) -> str:
-    """One fact line from JSON pieces (tagged mentions), spaced exactly as :func:`note_regex` admits."""
+    """One fact line from JSON pieces (tagged mentions), spaced exactly as :func:`note_regex` admits;
+    a distractor's line is ``join_fact(before, mention, "", "", after)``."""
     parts = [p for p in (before.strip(), first, phrase.strip(), second) if p]
     line = sentence_case(" ".join(parts))
     after = after.strip()

@@ -186,6 +186,7 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
         exemplar=example,
         facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],
         concepts=concepts,
+        others=[tag(surfaces(c)[0], i) for i, c in enumerate(instance.concepts) if c.id not in in_facts],
     )
     header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
     return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)

@@ -21,8 +21,9 @@ from typing import Any
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.compose import distractors
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
-from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, join_fact, json_words_pattern
+from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, join_fact, json_words_pattern, line_order
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_schema, tagged_mention_from_json
 from kgsynth.generation.prompt import Prompt, render
@@ -87,8 +88,10 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     ``first``/``second`` are the fact's two concepts in an order one of its phrasings allows
     and ``phrase`` an enum of the phrasings for that order, so every fact sentence states its
     relation; ``before``/``after`` are plain-word runs (:mod:`kgsynth.generation.grammar`),
-    ``after`` never empty so no line is only mentions and phrase. A single-concept instance
-    has its own schema (:func:`kgsynth.generation.mention.mention_schema`).
+    ``after`` never empty so no line is only mentions and phrase. An abstract note's distractors
+    get ``mention_C<k>`` objects (``before, concept, after``) in :func:`~kgsynth.generation.grammar.line_order`:
+    a sentence naming the concept and stating no relation. A single-concept instance has its own
+    schema (:func:`kgsynth.generation.mention.mention_schema`).
     """
     if instance.single_concept:
         return mention_schema(instance, max_words)
@@ -96,7 +99,14 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     after = {"type": "string", "pattern": json_words_pattern(max_words)}
     facts = {}
     keys = ["before", "first", "phrase", "second", "after"]
-    for i, rel in enumerate(instance.relations, 1):
+    for kind, key in line_order(instance):
+        if kind == "mention":  # a distractor, named in words of its own (no phrase, no second concept)
+            index = next(i for i, c in enumerate(instance.concepts) if c.id == key)
+            facts[f"mention_{slot_label(index)}"] = {"type": "object", "required": ["before", "concept", "after"],
+                                                     "properties": {"before": before, "concept": _mention(
+                                                         instance, str(key)), "after": after}}
+            continue
+        i, rel = int(key) + 1, instance.relations[int(key)]
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
         allowed = lexicon.for_fact(instance, rel)
@@ -120,8 +130,17 @@ def tagged_from_json(raw: str, instance: MotifInstance) -> str:
     try:
         data = json.loads(raw)
         lines = []
-        for i in range(1, len(instance.relations) + 1):
-            fact = data[f"fact_{i}"]
+        for kind, key in line_order(instance):
+            if kind == "mention":
+                index = next(i for i, c in enumerate(instance.concepts) if c.id == key)
+                item = data[f"mention_{slot_label(index)}"]
+                named = item["concept"]
+                if str(named["concept"]) != slot_label(index):
+                    raise ValueError(f"mention_{slot_label(index)} names {named['concept']}")
+                lines.append(join_fact(str(item["before"]), tag(str(named["name"]), index), "", "",
+                                       str(item["after"])))
+                continue
+            fact = data[f"fact_{int(key) + 1}"]
             mentions = []
             for key in ("first", "second"):
                 slot = int(str(fact[key]["concept"]).removeprefix("C")) - 1
@@ -211,7 +230,8 @@ class OpenAIBackend(Backend):
         if instance.single_concept:
             text = prompt.text + "\n\n" + render("json_mention.j2")
         else:
-            text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations))
+            text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations),
+                                                   mentions=len(distractors(instance)))
         raw, p, c = await self._complete(text, "note", note_schema(instance, self.lexicon, self.max_words), seed)
         head = prompt.header + "\n" if prompt.header else ""
         return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
