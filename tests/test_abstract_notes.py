@@ -203,7 +203,7 @@ def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
     single = [r for r in records if r.note_type in ("case report abstract", "genetics consult note")]
     research = [r for r in records if r.note_type == "research abstract"]
     assert len(single) >= 5 and research
-    cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} (?:patients|weeks)|\b(?:mice|rats)\b"
+    cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} patients|\b(?:mice|rats)\b"
                         r"|[Ss]tatistical")
     for record in single:
         assert not cohort.search(record.text), record.text
@@ -226,13 +226,15 @@ def test_a_research_abstract_studies_one_population(tmp_path: Path) -> None:
     assert any(human.search(t) for t in research if t not in animal)
 
 
-def test_a_dose_is_said_only_of_a_fact_with_a_drug(tmp_path: Path) -> None:
-    """A fact sentence ends "in a dose-dependent manner" / "at higher doses" only if the fact names a chemical."""
+def test_context_words_fit_the_fact(tmp_path: Path) -> None:
+    """A fact sentence ends "in a dose-dependent manner" / "at higher doses" only if the fact names a chemical,
+    says "in vitro" only if it names no disease, and "Follow-up lasted N weeks" is not the cohort's N."""
     out = tmp_path / "notes"
     generate(POOL, TemplateBackend(), out, 150, seed=9, plan=plan_notes(POOL, 150, max_notes_per_fact=20, seed=9),
              note_style="abstract", quiet=True)
     drug_tail = re.compile(r"(?:dose-dependent manner|at higher doses|after treatment|in treated patients)\.$")
-    with_drug = without_drug = 0
+    in_vitro = re.compile(r"[Ii]n vitro|cultured cells|cell lines")
+    with_drug = without_drug = with_disease = 0
     for record in read_notes(out):
         types = {e.id: e.type for e in record.entities}
         for relation in record.relations:
@@ -240,12 +242,18 @@ def test_a_dose_is_said_only_of_a_fact_with_a_drug(tmp_path: Path) -> None:
             line_start = record.text.rfind("\n", 0, relation.trigger.start) + 1
             line_end = record.text.find("\n", relation.trigger.end)
             line = record.text[line_start: None if line_end < 0 else line_end]
-            has_drug = "Chemical" in (types[relation.subject], types[relation.object])
+            groups = {types[relation.subject], types[relation.object]}
             if drug_tail.search(line):
-                assert has_drug, line
+                assert "Chemical" in groups, line
                 with_drug += 1
-            without_drug += not has_drug
-    assert with_drug > 5 and without_drug > 20  # both kinds of fact are in the sample
+            without_drug += "Chemical" not in groups
+            if "Disease" in groups:  # a disease is not studied in vitro (title, lead or tail)
+                assert not in_vitro.search(line), line
+                with_disease += 1
+        follow_up = re.search(r"Follow-up lasted (\d+) weeks", record.text)
+        if follow_up:  # the follow-up is not the cohort's number
+            assert not re.search(rf"\b{follow_up.group(1)} (?:patients|participants)", record.text), record.text
+    assert with_drug > 5 and without_drug > 20 and with_disease > 20  # every kind of fact is in the sample
 
 
 def test_pick_prefers_a_template_the_note_has_not_used() -> None:

@@ -38,6 +38,8 @@ class FactWriter(Protocol):
 Mention = Callable[[str], str]
 MAX_LINES = 10
 COHORTS = (24, 38, 52, 67, 85, 120, 146, 210, 312)
+#: Follow-up lengths; a note's is tied to its cohort size without being the same number.
+WEEKS = (12, 26, 8, 48, 16, 104, 36, 52, 20)
 #: How often unrelated concepts are named together (background, methods with three or two
 #: concepts, two fact concepts that no fact relates). Chosen so that about as many
 #: shared-sentence pairs are unrelated as related (BioRED train: two unrelated per related).
@@ -69,9 +71,11 @@ def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.y
 
 
 def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str]) -> list[str]:
-    """The texts of ``templates`` that avoid ``avoid`` and whose ``needs`` (if any) meet ``groups``."""
+    """The texts of ``templates`` that avoid ``avoid``, whose ``needs`` (if any) meet ``groups`` and whose
+    ``excludes`` (if any) do not ("in vitro" is not said of a fact with a disease)."""
     return [_text(t) for t in _for_note(templates, avoid)
-            if isinstance(t, str) or "needs" not in t or groups & set(t["needs"])]
+            if isinstance(t, str) or (("needs" not in t or groups & set(t["needs"]))
+                                      and not groups & set(t.get("excludes", ())))]
 
 
 def _text(template: str | dict) -> str:
@@ -104,9 +108,10 @@ def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
     demo = prompt.demographics
+    weeks = WEEKS[COHORTS.index(n) % len(WEEKS)] if n in COHORTS else WEEKS[0]  # not the cohort's number
     return sentence_case(template.format(age=demo.get("age"), a_age=with_article(demo.get("age", "")),
-                                         sex=demo.get("sex"), n=n, Note_type=prompt.note_type.capitalize(),
-                                         **mentions))
+                                         sex=demo.get("sex"), n=n, weeks=weeks,
+                                         Note_type=prompt.note_type.capitalize(), **mentions))
 
 
 def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], avoid: Sequence[str] = (),
@@ -173,7 +178,7 @@ def write_abstract(
     title_has_age = False
     if prompt.note_type in words["titled"]:
         anchor = instance.relations[0]
-        template = rng.choice(_for_note(words["titles"][prompt.note_type], avoid))
+        template = rng.choice(_fitting(words["titles"][prompt.note_type], avoid, groups(anchor.subject, anchor.object)))
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
