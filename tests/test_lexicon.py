@@ -76,10 +76,30 @@ def test_grouped_phrasings_are_written_and_read_only_between_their_groups() -> N
     assert [r.type for r in right.relations] == ["NEGATIVE_CORRELATION"] and wrong.relations == []
 
 
+def test_quantity_phrases_are_not_said_of_a_variant() -> None:
+    """ "rose together with" says two quantities move together: not written, nor read, with a variant."""
+    from tests.test_abstract_notes import _fact
+
+    variant = _fact("V1", "POSITIVE_CORRELATION", "D1")
+    phrases = {p.phrase for p in LEXICON.for_fact(variant, variant.relations[0])}
+    assert "rose together with" not in phrases and "increased the risk of" in phrases
+    assert "was positively associated with" in phrases
+    gene = _fact("G1", "POSITIVE_CORRELATION", "D1")
+    assert "rose together with" in {p.phrase for p in LEXICON.for_fact(gene, gene.relations[0])}
+    negative = _fact("V1", "NEGATIVE_CORRELATION", "G1")
+    assert "varied inversely with" not in {p.phrase for p in LEXICON.for_fact(negative, negative.relations[0])}
+    read = build_record("Today [[name v1|C1]] rose together with [[name d1|C2]].", variant, LEXICON)
+    assert read.relations == []  # the statement finder does not read it either
+    said = build_record("Today [[name v1|C1]] increased the risk of [[name d1|C2]].", variant, LEXICON)
+    assert [r.type for r in said.relations] == ["POSITIVE_CORRELATION"]
+
+
 @pytest.mark.parametrize(("item", "message"), [
     ('{text: "{subject} blocked {object}", groups: [[Chemical, Organ]]}', "groups must be a list of"),
     ('{text: "{subject} blocked {object}", groups: [Chemical, Gene]}', "groups must be a list of"),
-    ('{text: "{subject} blocked {object}"}', "exactly the keys text and groups"),
+    ('{text: "{subject} blocked {object}"}', "the keys text and groups, or text and not_for"),
+    ('{text: "{subject} blocked {object}", not_for: [Organ]}', "not_for must be a list of semantic groups"),
+    ('{text: "{subject} blocked {object}", not_for: [Gene], groups: [[Chemical, Gene]]}', "the keys text and"),
     ('{text: "{subject} blocked", groups: [[Chemical, Gene]]}', "must start with one of"),
 ])
 def test_bad_grouped_phrasing_is_refused_with_file_and_line(tmp_path: Path, item: str, message: str) -> None:

@@ -36,16 +36,21 @@ class Phrasing:
 
     ``groups``: the (first-named, second-named) semantic-group pairs the phrase reads right for
     ("attenuated" between a Chemical and a Disease, "inhibited" between a Chemical and a Gene);
-    None for a phrase that fits any concepts ("was inversely correlated with").
+    None for a phrase that fits any concepts ("was inversely correlated with"). ``not_for``: groups
+    a phrase for any concepts does not fit on either side (a variant does not "rise together with"
+    anything: it is not a quantity).
     """
 
     type: str
     phrase: str
     first: str  # "subject" or "object"
     groups: tuple[tuple[str, str], ...] | None = None
+    not_for: tuple[str, ...] = ()
 
     def fits(self, first_group: str, second_group: str) -> bool:
         """Whether the phrase reads right between a mention of ``first_group`` and one of ``second_group``."""
+        if first_group in self.not_for or second_group in self.not_for:
+            return False
         return self.groups is None or (first_group, second_group) in self.groups
 
     @property
@@ -106,7 +111,7 @@ class Lexicon:
             candidates = candidates + [p for p in self._by_type.get(type_, []) if p.groups is not None]
         out = list(candidates)
         if type_ in SYMMETRIC_TYPES:
-            out += [Phrasing(p.type, p.phrase, p.second, p.groups) for p in candidates]
+            out += [replace(p, first=p.second) for p in candidates]
         if groups is not None:
             role = {"subject": groups[0], "object": groups[1]}
             out = [p for p in out if p.fits(role[p.first], role[p.second])]
@@ -207,29 +212,38 @@ def parse_lexicon(text: str, source: str) -> dict[str, list[Phrasing]]:
         for item in value.value:
             where = f"{source}:{item.start_mark.line + 1}"
             if isinstance(item, yaml.MappingNode):
-                template, groups = _grouped_item(item, where)
-                phrasing = replace(parse_phrasing(type_, template, where), groups=groups)
+                template, groups, not_for = _grouped_item(item, where)
+                phrasing = replace(parse_phrasing(type_, template, where), groups=groups, not_for=not_for)
             elif isinstance(item, yaml.ScalarNode):
                 phrasing = parse_phrasing(type_, item.value, where)
             else:
-                raise ConfigError(f"{where}: a phrasing must be a string or {{text: ..., groups: [[A, B], ...]}}")
+                raise ConfigError(f"{where}: a phrasing must be a string, {{text: ..., groups: [[A, B], ...]}} or "
+                                  "{text: ..., not_for: [A, ...]}")
             if phrasing not in out.setdefault(type_, []):
                 out[type_].append(phrasing)
     return out
 
 
-def _grouped_item(item: yaml.MappingNode, where: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """``{text: "{subject} PHRASE {object}", groups: [[first group, second group], ...]}`` as its parts."""
+def _grouped_item(item: yaml.MappingNode, where: str
+                  ) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[str, ...]]:
+    """``{text: "{subject} PHRASE {object}", groups: [[first group, second group], ...]}`` or
+    ``{text: ..., not_for: [group, ...]}`` as (text, groups or None, not_for)."""
     data = yaml.safe_load(yaml.serialize(item))
-    text, groups = data.get("text"), data.get("groups")
-    if not isinstance(text, str) or set(data) != {"text", "groups"}:
-        raise ConfigError(f"{where}: a grouped phrasing has exactly the keys text and groups")
+    text = data.get("text")
+    if not isinstance(text, str) or set(data) not in ({"text", "groups"}, {"text", "not_for"}):
+        raise ConfigError(f"{where}: a phrasing given as a mapping has the keys text and groups, or text and not_for")
+    if "not_for" in data:
+        excluded = data["not_for"]
+        if not isinstance(excluded, list) or not excluded or not all(x in SEMANTIC_GROUPS for x in excluded):
+            raise ConfigError(f"{where}: not_for must be a list of semantic groups from {', '.join(SEMANTIC_GROUPS)}")
+        return text, None, tuple(excluded)
+    groups = data["groups"]
     pairs = groups if isinstance(groups, list) else []
     if not pairs or not all(isinstance(g, list) and len(g) == 2 and all(x in SEMANTIC_GROUPS for x in g)
                             for g in pairs):
         raise ConfigError(f"{where}: groups must be a list of [first, second] semantic-group pairs from "
                           f"{', '.join(SEMANTIC_GROUPS)} (the groups of the mention before and after the phrase)")
-    return text, tuple((a, b) for a, b in pairs)
+    return text, tuple((a, b) for a, b in pairs), ()
 
 
 @cache

@@ -65,8 +65,9 @@ def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.y
     """
     words = read_yaml(source)
     choice = rng.randrange(3)
-    lead = rng.choice(_fitting(words["leads"], avoid, groups)) + " " if choice != 1 else ""
-    tail = " " + rng.choice(_fitting(words["tails"], avoid, groups)) if choice != 0 else ""
+    leads, tails = _fitting(words["leads"], avoid, groups), _fitting(words["tails"], avoid, groups)
+    lead = rng.choice(leads) + " " if choice != 1 and leads else ""
+    tail = " " + rng.choice(tails) if choice != 0 and tails else ""
     return f"{lead}{statement}{tail}."
 
 
