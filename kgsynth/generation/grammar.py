@@ -18,6 +18,7 @@ import re
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.agreement import agreeing
+from kgsynth.generation.compose import distractors
 from kgsynth.generation.lexicon import Lexicon, Phrasing
 from kgsynth.generation.tags import opening_surface, sentence_case, slot_label, surfaces, tag
 
@@ -80,8 +81,6 @@ def line_order(instance: MotifInstance) -> list[tuple[str, int | str]]:
     distractor, which names it in words of background or methods and states no relation (so the
     note has unrelated pairs, as real abstracts do), then the other facts.
     """
-    from kgsynth.generation.compose import distractors
-
     facts: list[tuple[str, int | str]] = [("fact", i) for i in range(len(instance.relations))]
     others: list[tuple[str, int | str]] = [("mention", c.id) for c in distractors(instance)]
     return facts[:1] + others + facts[1:]

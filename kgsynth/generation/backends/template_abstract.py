@@ -179,7 +179,9 @@ def write_abstract(
     title_has_age = False
     if prompt.note_type in words["titled"]:
         anchor = instance.relations[0]
-        template = rng.choice(_fitting(words["titles"][prompt.note_type], avoid, groups(anchor.subject, anchor.object)))
+        titles = words["titles"][prompt.note_type]
+        fitting = _fitting(titles, avoid, groups(anchor.subject, anchor.object))
+        template = rng.choice(fitting or [_text(t) for t in titles])
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
