@@ -345,3 +345,13 @@ def test_llm_writers_name_each_distractor_in_a_line_of_its_own() -> None:
                                                         "after": "here"}}
     with pytest.raises(TagError):
         tagged_from_json(json.dumps(wrong), instance)
+
+
+def test_json_prompts_state_the_word_limit_of_the_free_runs() -> None:
+    """A writer that is not told the limit runs into it mid-phrase and glues words ("diagnosedwith" as the 10th)."""
+    from kgsynth.generation.prompt import render
+
+    assert "at most 7 words" in render("json_note.j2", facts=2, mentions=1, max_words=7)
+    assert "mention_" in render("json_note.j2", facts=2, mentions=1, max_words=7)
+    assert "mention_" not in render("json_note.j2", facts=2, mentions=0, max_words=7)
+    assert "at most 5 words" in render("json_mention.j2", max_words=5)

@@ -228,10 +228,10 @@ class OpenAIBackend(Backend):
 
     async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         if instance.single_concept:
-            text = prompt.text + "\n\n" + render("json_mention.j2")
+            text = prompt.text + "\n\n" + render("json_mention.j2", max_words=self.max_words)
         else:
             text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations),
-                                                   mentions=len(distractors(instance)))
+                                                   mentions=len(distractors(instance)), max_words=self.max_words)
         raw, p, c = await self._complete(text, "note", note_schema(instance, self.lexicon, self.max_words), seed)
         head = prompt.header + "\n" if prompt.header else ""
         return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
