@@ -73,16 +73,17 @@ def fact_core(instance: MotifInstance, subject: str, object_: str, phrasings: li
     return "(?:" + "|".join(alts) + ")"
 
 
-def line_order(instance: MotifInstance) -> list[tuple[str, int | str]]:
-    """The lines of a note, in order: ``("fact", index)`` per relation and ``("mention", concept id)``
-    per distractor of an abstract note (:func:`kgsynth.generation.compose.distractors`).
+def line_order(instance: MotifInstance) -> list[tuple[str, int]]:
+    """The lines of a note, in order: ``("fact", relation index)`` per relation and ``("mention", concept
+    index)`` per distractor of an abstract note (:func:`kgsynth.generation.compose.distractors`).
 
     The first fact comes first (an abstract's title states its main finding), then one line per
     distractor, which names it in words of background or methods and states no relation (so the
     note has unrelated pairs, as real abstracts do), then the other facts.
     """
-    facts: list[tuple[str, int | str]] = [("fact", i) for i in range(len(instance.relations))]
-    others: list[tuple[str, int | str]] = [("mention", c.id) for c in distractors(instance)]
+    facts = [("fact", i) for i in range(len(instance.relations))]
+    extra = {c.id for c in distractors(instance)}
+    others = [("mention", i) for i, c in enumerate(instance.concepts) if c.id in extra]
     return facts[:1] + others + facts[1:]
 
 
@@ -98,10 +99,11 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
     lines = []
     for kind, key in line_order(instance):
         if kind == "mention":
-            core = _tag_alternatives(instance, str(key))
-            opening = _tag_alternatives(instance, str(key), opening=True)
+            concept_id = instance.concepts[key].id
+            core = _tag_alternatives(instance, concept_id)
+            opening = _tag_alternatives(instance, concept_id, opening=True)
         else:
-            rel = instance.relations[int(key)]
+            rel = instance.relations[key]
             phrasings = lexicon.for_fact(instance, rel)
             core = fact_core(instance, rel.subject, rel.object, phrasings)
             opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
@@ -125,9 +127,8 @@ def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = D
     for rel in instance.relations:
         phrase = max(len(form) for p in lexicon.for_fact(instance, rel) for form in p.forms)
         total += 2 * run + longest_tag(rel.subject) + longest_tag(rel.object) + phrase + 4
-    for kind, key in line_order(instance):
-        if kind == "mention":
-            total += 2 * run + longest_tag(str(key)) + 3
+    for c in distractors(instance):
+        total += 2 * run + longest_tag(c.id) + 3
     return total
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
+from kgsynth.generation.grammar import line_order
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
 from kgsynth.inputs import load_yaml, yaml_location
@@ -186,7 +187,7 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
         exemplar=example,
         facts=[{"plain": f, "core": c} for f, c in zip(facts, cores, strict=True)],
         concepts=concepts,
-        others=[tag(surfaces(c)[0], i) for i, c in enumerate(instance.concepts) if c.id not in in_facts],
+        others=[tag(surfaces(instance.concepts[i])[0], i) for kind, i in line_order(instance) if kind == "mention"],
     )
     header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
     return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)

@@ -99,14 +99,14 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     after = {"type": "string", "pattern": json_words_pattern(max_words)}
     facts = {}
     keys = ["before", "first", "phrase", "second", "after"]
-    for kind, key in line_order(instance):
+    for kind, index in line_order(instance):
         if kind == "mention":  # a distractor, named in words of its own (no phrase, no second concept)
-            index = next(i for i, c in enumerate(instance.concepts) if c.id == key)
+            concept = _mention(instance, instance.concepts[index].id)
             facts[f"mention_{slot_label(index)}"] = {"type": "object", "required": ["before", "concept", "after"],
-                                                     "properties": {"before": before, "concept": _mention(
-                                                         instance, str(key)), "after": after}}
+                                                     "properties": {"before": before, "concept": concept,
+                                                                    "after": after}}
             continue
-        i, rel = int(key) + 1, instance.relations[int(key)]
+        i, rel = index + 1, instance.relations[index]
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
         allowed = lexicon.for_fact(instance, rel)
@@ -130,9 +130,8 @@ def tagged_from_json(raw: str, instance: MotifInstance) -> str:
     try:
         data = json.loads(raw)
         lines = []
-        for kind, key in line_order(instance):
+        for kind, index in line_order(instance):
             if kind == "mention":
-                index = next(i for i, c in enumerate(instance.concepts) if c.id == key)
                 item = data[f"mention_{slot_label(index)}"]
                 named = item["concept"]
                 if str(named["concept"]) != slot_label(index):
@@ -140,7 +139,7 @@ def tagged_from_json(raw: str, instance: MotifInstance) -> str:
                 lines.append(join_fact(str(item["before"]), tag(str(named["name"]), index), "", "",
                                        str(item["after"])))
                 continue
-            fact = data[f"fact_{int(key) + 1}"]
+            fact = data[f"fact_{index + 1}"]
             mentions = []
             for key in ("first", "second"):
                 slot = int(str(fact[key]["concept"]).removeprefix("C")) - 1

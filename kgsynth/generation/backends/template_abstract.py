@@ -72,11 +72,15 @@ def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.y
 
 
 def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str]) -> list[str]:
-    """The texts of ``templates`` that avoid ``avoid``, whose ``needs`` (if any) meet ``groups`` and whose
-    ``excludes`` (if any) do not ("in vitro" is not said of a fact with a disease)."""
-    return [_text(t) for t in _for_note(templates, avoid)
-            if isinstance(t, str) or (("needs" not in t or groups & set(t["needs"]))
-                                      and not groups & set(t.get("excludes", ())))]
+    """The texts of ``templates`` without a word of ``avoid`` that fit ``groups`` (the groups the sentence
+    names): a template's ``groups`` (if any) hold all of them, its ``needs`` (if any) one of them, its
+    ``excludes`` (if any) none ("in vitro" is not said of a fact with a disease)."""
+    def fits(t: str | dict) -> bool:
+        return isinstance(t, str) or (groups <= set(t.get("groups", groups))
+                                      and ("needs" not in t or bool(groups & set(t["needs"])))
+                                      and not groups & set(t.get("excludes", ())))
+
+    return [_text(t) for t in _for_note(templates, avoid) if fits(t)]
 
 
 def _text(template: str | dict) -> str:
@@ -123,8 +127,7 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
     template the note has not used yet is preferred, so a note does not say "The work-up covered ..."
     twice; the choice is added to ``used``.
     """
-    fitting = [_text(t) for t in _for_note(templates, avoid)
-               if isinstance(t, str) or groups <= set(t["groups"])]
+    fitting = _fitting(templates, avoid, groups)
     if used is not None:
         fitting = [t for t in fitting if t not in used] or fitting
     choice = rng.choice(fitting)
@@ -232,7 +235,7 @@ def write_abstract(
             intro, anaphor = apart
             body.append(intro)
             room -= 1
-        statement = fact_statement(r, anaphor) if anaphor else fact_statement(r)
+        statement = fact_statement(r, anaphor)
         body.append(sentence_case(wrap_statement(statement, rng, avoid=avoid, groups=groups(r.subject, r.object))))
     closing = _fill(pick(words["conclusion"], rng, set(), avoid), prompt, n, a=mention(rng.choice(fact_concepts)))
     # Optional lines, while the note stays within MAX_LINES: two fact concepts that no fact
