@@ -148,11 +148,14 @@ def test_abstract_notes_break_the_shared_sentence_shortcut(tmp_path: Path) -> No
         notes_with_shared_unrelated += bool(shared_unrelated)
         assert not any(w in record.text for w in [*chart["tails"], *chart["leads"]]), record.text
         if record.note_type in read_yaml("abstract.yaml")["titled"]:
-            anchor = record.instance.relations[0]
-            first = [r for r in record.relations if (record.entity(r.subject).concept_id, r.type,
-                                                     record.entity(r.object).concept_id)
-                     == (anchor.subject, anchor.type, anchor.object)]
-            assert first and first[0].trigger.end < len(lines[0])  # the title states the anchor fact
+            in_title = [(record.entity(r.subject).concept_id, r.type, record.entity(r.object).concept_id)
+                        for r in record.relations if r.trigger.end < len(lines[0])]
+            assert in_title  # the title states the anchor fact: the first fact, unless no title fits it
+            first = record.instance.relations[0]
+            if first.type != "BINDS":  # every title fits such a fact
+                assert (first.subject, first.type, first.object) in in_title, record.text
+            if any(t == "BINDS" for _, t, _ in in_title):  # no "in 120 patients" for a binding
+                assert "patient" not in lines[0], lines[0]
             titled += 1
     assert titled >= 10 and notes_with_shared_unrelated >= 30
     shape = pair_shape(records)
@@ -355,3 +358,70 @@ def test_json_prompts_state_the_word_limit_of_the_free_runs() -> None:
     assert "mention_" in render("json_note.j2", facts=2, mentions=1, max_words=7)
     assert "mention_" not in render("json_note.j2", facts=2, mentions=0, max_words=7)
     assert "at most 5 words" in render("json_mention.j2", max_words=5)
+
+
+def _fact_lines(record) -> list[tuple[str, set[str], str]]:
+    """(line, groups it names, relation type) for every stated relation of ``record``."""
+    types = {e.id: e.type for e in record.entities}
+    out = []
+    for relation in record.relations:
+        start = record.text.rfind("\n", 0, relation.trigger.start) + 1
+        end = record.text.find("\n", relation.trigger.end)
+        out.append((record.text[start: None if end < 0 else end], {types[relation.subject], types[relation.object]},
+                    relation.type))
+    return out
+
+
+def test_fact_sentences_say_one_fitting_setting(tmp_path: Path) -> None:
+    """No "at diagnosis" on a fact without a disease, no patient setting for a binding, no
+    "In vitro, ... in cultured cells", and no lead or tail that the note says elsewhere."""
+    from kgsynth.generation.prompt import read_yaml
+
+    words = read_yaml("abstract.yaml")
+    contexts = {(t if isinstance(t, str) else t["text"]).rstrip(",") for t in [*words["leads"], *words["tails"]]}
+    setting = re.compile("|".join(re.escape(s.rstrip(",")) for s in words["settings"]), re.IGNORECASE)
+    patient = re.compile(r"patients?\b|cohort", re.IGNORECASE)
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 150, seed=5, plan=plan_notes(POOL, 150, max_notes_per_fact=20, seed=5),
+             note_style="abstract", quiet=True)
+    checked = {"disease_tail": 0, "binds": 0, "context": 0}
+    for record in read_notes(out):
+        for line, groups, relation_type in _fact_lines(record):
+            if re.search(r"(?:at diagnosis|during follow-up)\.$", line):
+                assert "Disease" in groups, line
+                checked["disease_tail"] += 1
+            if relation_type == "BINDS":
+                assert not patient.search(line), line
+                checked["binds"] += 1
+            assert len(setting.findall(line)) <= 1, line
+            rest = record.text.replace(line, "").lower()
+            for text in contexts:
+                if line.startswith(text) or line.endswith(f" {text}."):
+                    assert text.lower() not in rest, (text, record.text)
+                    checked["context"] += 1
+    assert min(checked.values()) > 5, checked  # every check ran on this sample
+
+
+def test_case_reports_report_a_disease(tmp_path: Path) -> None:
+    """A case report abstract names a disease: gene-gene facts alone go to research abstracts."""
+    no_disease = [_fact("V1", "ASSOCIATED_WITH", "G2"), _fact("C1", "BINDS", "G1"), _fact("C2", "COTREATMENT", "C3")]
+    for pool, name in ((POOL, "all"), (no_disease, "none")):
+        out = tmp_path / name
+        generate(pool, TemplateBackend(), out, 60, seed=4, plan=plan_notes(pool, 60, max_notes_per_fact=20, seed=4),
+                 note_style="abstract", quiet=True)
+        records = list(read_notes(out))
+        case_reports = [r for r in records if r.note_type == "case report abstract"]
+        for record in case_reports:
+            assert any(e.type == "Disease" for e in record.entities), record.text
+        assert bool(case_reports) == (name == "all"), {r.note_type for r in records}
+
+
+def test_fitting_leaves_out_templates_of_other_relation_types() -> None:
+    from kgsynth.generation.backends.template_abstract import _fitting
+
+    templates = ["in rats", {"text": "in most patients", "not_types": ["BINDS"]},
+                 {"text": "at diagnosis", "needs": ["Disease"], "not_types": ["BINDS"]}]
+    assert _fitting(templates, (), {"Gene", "Chemical"}, {"BINDS"}) == ["in rats"]
+    assert _fitting(templates, (), {"Gene", "Disease"}, {"ASSOCIATED_WITH"}) == ["in rats", "in most patients",
+                                                                              "at diagnosis"]
+    assert _fitting(templates, (), {"Gene", "Disease"}, set()) == ["in rats", "in most patients", "at diagnosis"]

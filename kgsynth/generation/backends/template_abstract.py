@@ -56,29 +56,59 @@ P_APART = 0.2
 
 
 def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
-                   groups: set[str] | frozenset[str] = frozenset()) -> str:
+                   groups: set[str] | frozenset[str] = frozenset(), types: set[str] | frozenset[str] = frozenset(),
+                   said: Sequence[str] = ()) -> str:
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
-    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. Leads and tails with
-    a word of ``avoid`` (the note's population: :func:`avoided_words`) are left out, and so are those
-    that need a group the fact does not name (``groups``: "in a dose-dependent manner" needs a drug).
+    ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. See :func:`context`
+    for which leads and tails fit.
+    """
+    return with_context(statement, *context(rng, source, avoid, groups, types, said))
+
+
+def with_context(statement: str, lead: str, tail: str) -> str:
+    """One sentence: ``lead``, ``statement``, ``tail`` (either may be empty) and a period."""
+    return f"{lead + ' ' if lead else ''}{statement}{' ' + tail if tail else ''}."
+
+
+def context(rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
+            groups: set[str] | frozenset[str] = frozenset(), types: set[str] | frozenset[str] = frozenset(),
+            said: Sequence[str] = ()) -> tuple[str, str]:
+    """A lead, a tail or both (the other empty) for a fact sentence, from ``source``'s ``leads``/``tails``.
+
+    Left out: those with a word of ``avoid`` (the note's population: :func:`avoided_words`), those that
+    do not fit the fact's ``groups`` and relation ``types`` ("in a dose-dependent manner" needs a drug,
+    "in a prospective cohort" is not said of a binding), those the note has ``said`` already (its
+    sentences so far: "during follow-up" twice reads as a template), and a second setting ("In vitro,
+    ... in cultured cells"). Without a fitting one, that side stays empty.
     """
     words = read_yaml(source)
+    seen = " ".join(said).lower()
+    settings = set(words.get("settings", ()))
+
+    def fitting(key: str, exclude: set[str]) -> list[str]:
+        return [t for t in _fitting(words[key], avoid, groups, types)
+                if t not in exclude and t.lower().rstrip(",") not in seen]
+
     choice = rng.randrange(3)
-    leads, tails = _fitting(words["leads"], avoid, groups), _fitting(words["tails"], avoid, groups)
-    lead = rng.choice(leads) + " " if choice != 1 and leads else ""
-    tail = " " + rng.choice(tails) if choice != 0 and tails else ""
-    return f"{lead}{statement}{tail}."
+    leads = fitting("leads", set())
+    lead = rng.choice(leads) if choice != 1 and leads else ""
+    tails = fitting("tails", settings if lead in settings else set())
+    tail = rng.choice(tails) if choice != 0 and tails else ""
+    return lead, tail
 
 
-def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str]) -> list[str]:
+def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str],
+             types: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The texts of ``templates`` without a word of ``avoid`` that fit ``groups`` (the groups the sentence
-    names): a template's ``groups`` (if any) hold all of them, its ``needs`` (if any) one of them, its
-    ``excludes`` (if any) none ("in vitro" is not said of a fact with a disease)."""
+    names) and ``types`` (the relation types it states): a template's ``groups`` (if any) hold all of the
+    groups, its ``needs`` (if any) one of them, its ``excludes`` (if any) none ("in vitro" is not said of a
+    fact with a disease), and its ``not_types`` (if any) none of the types."""
     def fits(t: str | dict) -> bool:
         return isinstance(t, str) or (groups <= set(t.get("groups", groups))
                                       and ("needs" not in t or bool(groups & set(t["needs"])))
-                                      and not groups & set(t.get("excludes", ())))
+                                      and not groups & set(t.get("excludes", ()))
+                                      and not types & set(t.get("not_types", ())))
 
     return [_text(t) for t in _for_note(templates, avoid) if fits(t)]
 
@@ -180,11 +210,17 @@ def write_abstract(
     used: set[str] = set()  # templates this note has used (a methods sentence is not repeated)
     head: list[str] = []
     title_has_age = False
+    titled_fact = None
     if prompt.note_type in words["titled"]:
-        anchor = instance.relations[0]
         titles = words["titles"][prompt.note_type]
-        fitting = _fitting(titles, avoid, groups(anchor.subject, anchor.object))
-        template = rng.choice(fitting or [_text(t) for t in titles])
+
+        def title_fits(r: InstanceRelation) -> list[str]:
+            return _fitting(titles, avoid, groups(r.subject, r.object), {r.type})
+
+        # The anchor is the first fact a title fits (a binding gets no "in 120 patients" title).
+        anchor = next((r for r in instance.relations if title_fits(r)), instance.relations[0])
+        titled_fact = anchor
+        template = rng.choice(title_fits(anchor) or [_text(t) for t in titles])
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
@@ -221,10 +257,10 @@ def write_abstract(
             methods.append(_fill(pick(words["distractor"], rng, groups(d), avoid, used), prompt, n, a=mention(d)))
     facts = list(instance.relations)
     rng.shuffle(facts)
-    titled_fact = instance.relations[0] if prompt.note_type in words["titled"] else None
     room = MAX_LINES - (len(head) + 1 + len(methods) + len(facts) + 1)
     body: list[str] = []
     introduced: set[str] = set()
+    said_context: set[str] = set()  # the body's leads and tails: the lines placed before it do not repeat them
     for r in facts:
         apart = None
         if r is not titled_fact and room > 0 and rng.random() < P_APART:
@@ -235,15 +271,18 @@ def write_abstract(
             intro, anaphor = apart
             body.append(intro)
             room -= 1
+        lead, tail = context(rng, avoid=avoid, groups=groups(r.subject, r.object), types={r.type},
+                             said=[*head, background, *methods, *body])
+        said_context.update(t.lower().rstrip(",") for t in (lead, tail) if t)
         statement = fact_statement(r, anaphor)
-        body.append(sentence_case(wrap_statement(statement, rng, avoid=avoid, groups=groups(r.subject, r.object))))
+        body.append(sentence_case(with_context(statement, lead, tail)))
     closing = _fill(pick(words["conclusion"], rng, set(), avoid), prompt, n, a=mention(rng.choice(fact_concepts)))
     # Optional lines, while the note stays within MAX_LINES: two fact concepts that no fact
     # relates measured together, and a sentence without any concept.
     pairs = unrelated_pairs(fact_concepts, related)
     if pairs and room > 0 and rng.random() < P_FACT_PAIR:
         a, b = rng.choice(pairs)
-        sentence = pick(words["co_mention"], rng, groups(a, b), avoid, used)
+        sentence = pick(words["co_mention"], rng, groups(a, b), (*avoid, *said_context), used)
         methods.append(_fill(sentence, prompt, n, a=mention(a), b=mention(b)))
         room -= 1
     if room > 0 and rng.random() < P_FILLER:
