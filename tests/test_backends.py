@@ -90,7 +90,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(tmp_path_factory: pytest.TempPathFactory):
     python = _llama_python()
     from tests.conftest import need
 
@@ -98,10 +98,11 @@ def llama_server():
     from kgsynth.generation.local_model import default_gguf
 
     port = _free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
     proc = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--host", "127.0.0.1", "--port",
          str(port), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.time() + 120
@@ -114,6 +115,8 @@ def llama_server():
                     pytest.fail("llama.cpp server did not start")
                 time.sleep(0.5)
         yield url
+        # A server that died under the tests (a crash, a wheel built for another CPU) says so here.
+        assert proc.poll() is None, f"llama.cpp server exited with {proc.returncode}: {log.read_text()[-2000:]}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -53,6 +53,9 @@ def smol_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_server
     started = llm_server.start(opts, timeout=120)
     try:
         yield started
+        # A server that died under the tests (a crash, a wheel built for another CPU) says so here.
+        log = home / "logs" / "server.log"
+        assert started.pid is not None and process_alive(started.pid), log.read_text()[-2000:]
     finally:
         llm_server.stop(home)
 
