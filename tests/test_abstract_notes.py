@@ -198,19 +198,22 @@ def test_a_case_report_states_the_age_once(tmp_path: Path) -> None:
 
 
 def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
-    """Case reports and consult notes: no "in a cohort of 85 patients", "each patient", "all participants"."""
+    """Case reports, consult notes and discharge summaries: no "in a cohort of 85 patients", "each
+    patient", "all participants", and no lab work ("in vitro", "in human cell lines")."""
     out = tmp_path / "notes"
     generate(POOL, TemplateBackend(), out, 80, seed=6, plan=plan_notes(POOL, 80, max_notes_per_fact=10, seed=6),
              note_style="abstract", quiet=True)
     records = read_notes(out)
-    single = [r for r in records if r.note_type in ("case report abstract", "genetics consult note")]
+    single = [r for r in records
+              if r.note_type in ("case report abstract", "genetics consult note", "discharge summary")]
     research = [r for r in records if r.note_type == "research abstract"]
     assert len(single) >= 5 and research
     cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} patients|\b(?:mice|rats)\b"
-                        r"|[Ss]tatistical")
+                        r"|[Ss]tatistical|[Ii]n vitro|cultured cells|cell lines")
     for record in single:
         assert not cohort.search(record.text), record.text
     assert any(cohort.search(r.text) for r in research)  # the research abstracts keep their cohorts
+    assert any(re.search(r"in vitro|cultured cells|cell lines", r.text) for r in research)  # and their lab work
 
 
 def test_a_research_abstract_studies_one_population(tmp_path: Path) -> None:
@@ -425,3 +428,17 @@ def test_fitting_leaves_out_templates_of_other_relation_types() -> None:
     assert _fitting(templates, (), {"Gene", "Disease"}, {"ASSOCIATED_WITH"}) == ["in rats", "in most patients",
                                                                               "at diagnosis"]
     assert _fitting(templates, (), {"Gene", "Disease"}, set()) == ["in rats", "in most patients", "at diagnosis"]
+
+
+def test_a_fact_sentence_without_a_fitting_tail_gets_a_lead() -> None:
+    """A variant-gene fact in a case report fits no tail (no lab or study words there): it gets a lead,
+    never a bare "Name v1 co-occurred with name g2." line; a cotreatment is not given "after treatment"."""
+    from kgsynth.generation.backends.template_abstract import avoided_words, context
+
+    avoid = avoided_words("case report abstract", random.Random(0))
+    pairs = [context(random.Random(seed), avoid=avoid, groups={"Variant", "Gene"}, types={"ASSOCIATED_WITH"})
+             for seed in range(60)]
+    assert all(lead and not tail for lead, tail in pairs), pairs
+    tails = {kind: {context(random.Random(seed), groups={"Chemical"}, types={kind})[1] for seed in range(200)}
+             for kind in ("COTREATMENT", "NEGATIVE_CORRELATION")}
+    assert "after treatment" not in tails["COTREATMENT"] and "after treatment" in tails["NEGATIVE_CORRELATION"]

@@ -80,7 +80,8 @@ def context(rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[s
     do not fit the fact's ``groups`` and relation ``types`` ("in a dose-dependent manner" needs a drug,
     "in a prospective cohort" is not said of a binding), those the note has ``said`` already (its
     sentences so far: "during follow-up" twice reads as a template), and a second setting ("In vitro,
-    ... in cultured cells"). Without a fitting one, that side stays empty.
+    ... in cultured cells"). Without a fitting one, that side stays empty; without a fitting tail, the
+    sentence gets a lead (a line of two mentions and a verb alone reads as a bare template).
     """
     words = read_yaml(source)
     seen = " ".join(said).lower()
@@ -95,6 +96,8 @@ def context(rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[s
     lead = rng.choice(leads) if choice != 1 and leads else ""
     tails = fitting("tails", settings if lead in settings else set())
     tail = rng.choice(tails) if choice != 0 and tails else ""
+    if not lead and not tail and leads:  # no fitting tail (a gene-gene fact in a case report): a lead
+        lead = rng.choice(leads)
     return lead, tail
 
 
