@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _mixes(names: tuple[str, ...], train: object, notes: object, rare: object, base: object) -> list:
+    """Each row's name with the corpora it trains on, in the order of ``names`` (both probes share it)."""
+    parts = [[train], [train, notes], [notes], [train, rare], [train, base], [base]]
+    return list(zip(names, parts[: len(names)], strict=True))
+
+
 def re_main(args: argparse.Namespace) -> int:
     """The RE probe's rows side by side (frozen encoder, or its top ``--tune-layers`` trained per row)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -212,9 +218,7 @@ def re_main(args: argparse.Namespace) -> int:
         encode_s = time.perf_counter() - t0
         settings = rt.TuneSettings(layers=args.tune_layers, epochs=args.tune_epochs, encoder_lr=args.encoder_lr,
                                    seed=args.seed)
-        parts = [[c_train], [c_train, c_notes], [c_notes], [c_train, rt.subset(c_notes, rare)],
-                 [c_train, c_base], [c_base]]
-        mixes = list(zip(names, parts[: len(names)], strict=True))
+        mixes = _mixes(names, c_train, c_notes, rt.subset(c_notes, rare), c_base)
         rows, predictions = rt.run_rows(mixes, c_dev, model, settings, args.bootstrap, progress)
     else:
         c_train, c_dev, c_notes = (rp.prepare(docs, tokenizer, model, args.max_len, progress, args.feature_cache)
@@ -228,8 +232,7 @@ def re_main(args: argparse.Namespace) -> int:
             c_train, c_dev = rp.domain_copies(c_train, False), rp.domain_copies(c_dev, False)
             c_notes, c_rare, c_base = (rp.domain_copies(c, True) for c in (c_notes, c_rare, c_base))
         settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
-        parts = [[c_train], [c_train, c_notes], [c_notes], [c_train, c_rare], [c_train, c_base], [c_base]]
-        mixes = list(zip(names, parts[: len(names)], strict=True))
+        mixes = _mixes(names, c_train, c_notes, c_rare, c_base)
         rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
     dev_pairs = len(c_dev.pairs)
     if args.save_predictions:
