@@ -99,10 +99,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory):
 
     port = _free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    proc = subprocess.Popen(
-        [python, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--host", "127.0.0.1", "--port",
-         str(port), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    with log.open("wb") as sink:  # the child keeps its own copy of the file
+        proc = subprocess.Popen(
+            [python, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--host", "127.0.0.1", "--port",
+             str(port), "--n_ctx", "2048"],
+            stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.time() + 120
