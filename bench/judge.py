@@ -121,7 +121,7 @@ def speed(args: argparse.Namespace) -> None:
 def quality(args: argparse.Namespace) -> None:
     from kgsynth.evaluation.check import check_notes
     from kgsynth.evaluation.judge import agreement, judge_notes, make_judge, mean_nll, reference_texts
-    from kgsynth.generation.engine import read_notes
+    from kgsynth.generation.dataset_folder import read_notes
     from kgsynth.graph.memory import MemoryStore
 
     judge = make_judge(args.judge_url, args.judge_model, fluency_gguf=args.fluency_gguf)

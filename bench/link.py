@@ -45,7 +45,8 @@ from kgsynth.cypher.cover import cover_sample, parse_slice  # noqa: E402
 from kgsynth.evaluation.linking import link_scores  # noqa: E402
 from kgsynth.evaluation.readers import read_records  # noqa: E402
 from kgsynth.generation.backends import make_backend  # noqa: E402
-from kgsynth.generation.engine import generate, read_notes  # noqa: E402
+from kgsynth.generation.dataset_folder import read_notes  # noqa: E402
+from kgsynth.generation.engine import generate  # noqa: E402
 from kgsynth.generation.prompt import load_settings  # noqa: E402
 from kgsynth.graph.memory import MemoryStore  # noqa: E402
 from kgsynth.linking.kb import build_index  # noqa: E402

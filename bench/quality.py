@@ -48,7 +48,8 @@ from kgsynth.cypher.sampling import sample  # noqa: E402
 from kgsynth.evaluation.check import check_notes  # noqa: E402
 from kgsynth.generation.annotate import build_record  # noqa: E402
 from kgsynth.generation.backends import make_backend  # noqa: E402
-from kgsynth.generation.engine import generate, job_seed, read_notes  # noqa: E402
+from kgsynth.generation.dataset_folder import read_notes  # noqa: E402
+from kgsynth.generation.engine import generate, job_seed  # noqa: E402
 from kgsynth.generation.prompt import build_prompt, load_settings  # noqa: E402
 from kgsynth.generation.record import NoteRecord  # noqa: E402
 from kgsynth.generation.tags import TagError, slot_label, surfaces  # noqa: E402

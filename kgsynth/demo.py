@@ -13,7 +13,8 @@ from kgsynth.atomic import write_lines_atomic
 from kgsynth.console import note_once
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.backends import make_backend
-from kgsynth.generation.engine import generate, read_notes, write_json
+from kgsynth.generation.dataset_folder import read_notes, write_json
+from kgsynth.generation.engine import generate
 from kgsynth.generation.export import export
 from kgsynth.generation.prompt import load_settings
 from kgsynth.graph.memory import MemoryStore

@@ -7,6 +7,8 @@ unreachable service instead of letting library exceptions escape.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KgsynthError(Exception):
     """An error the user can act on; its message is shown as is."""
@@ -30,3 +32,12 @@ class StoreError(KgsynthError):
     """The graph store cannot be reached, authenticated or read."""
 
     exit_code = 4
+
+
+def validation_detail(exc: Any, top: str = "record") -> str:
+    """``"where: what"`` of a pydantic ``ValidationError``'s first error, for a message naming the line.
+
+    ``where`` is the dotted field path (``relations.0.type``), ``top`` when the whole value is wrong.
+    """
+    first = exc.errors()[0]
+    return f"{'.'.join(str(x) for x in first['loc']) or top}: {first['msg']}"

@@ -21,7 +21,8 @@ import pytest
 from kgsynth.evaluation.degenerate import degenerate_reasons
 from kgsynth.generation.annotate import validate
 from kgsynth.generation.backends import make_backend
-from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.dataset_folder import read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.graph.schema import RELATION_TYPES
 from tests.test_generation import make_instance
 

@@ -215,7 +215,7 @@ def test_an_output_that_is_a_folder_or_cannot_be_written_is_an_input_error(tmp_p
     ("group", "Spaceship", "group 'Spaceship' of MESH:D008687 is not in the graph's schema"),
 ])
 def test_an_instance_outside_the_schema_is_refused(tmp_path: Path, where: str, value: str, says: str) -> None:
-    from kgsynth.generation.engine import read_instances
+    from kgsynth.generation.instances import read_instances
 
     instance = {
         "id": "i1", "motif": "single_edge",

@@ -19,8 +19,10 @@ from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInst
 from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends import make_backend
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
-from kgsynth.generation.engine import done_jobs, generate, read_instances, read_notes
+from kgsynth.generation.dataset_folder import done_jobs, read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.generation.export import bio_tokens, export
+from kgsynth.generation.instances import read_instances
 from kgsynth.generation.prompt import PromptSettings, build_prompt, load_settings
 from kgsynth.generation.tags import TagError, strip_tags, surfaces, tag
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS

@@ -14,8 +14,10 @@ from kgsynth.cypher.instance import InstanceConcept, MotifInstance
 from kgsynth.errors import InputError
 from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends import make_backend
-from kgsynth.generation.engine import generate, read_instances, read_notes
+from kgsynth.generation.dataset_folder import read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.generation.grammar import max_note_chars, note_regex
+from kgsynth.generation.instances import read_instances
 from kgsynth.generation.lexicon import load_lexicon
 from kgsynth.generation.mention import mention_regex
 from kgsynth.generation.prompt import build_prompt, load_settings

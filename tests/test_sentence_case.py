@@ -10,7 +10,8 @@ import pytest
 
 from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInstance
 from kgsynth.generation.backends.template_backend import TemplateBackend
-from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.dataset_folder import read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.generation.grammar import note_regex
 from kgsynth.generation.lexicon import load_lexicon
 from kgsynth.generation.note_plan import plan_notes

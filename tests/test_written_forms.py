@@ -8,7 +8,8 @@ from pathlib import Path
 from kgsynth.cypher.cover import mention_instance
 from kgsynth.evaluation.check import check_notes
 from kgsynth.generation.backends import make_backend
-from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.dataset_folder import read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.generation.prompt import PromptSettings
 from kgsynth.generation.written_forms import (
     ADJECTIVE,

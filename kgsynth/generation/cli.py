@@ -100,8 +100,10 @@ def generate_command(
 ) -> None:
     """Write annotated notes for motif instances; resumable, invalid notes go to rejects."""
     from kgsynth.generation.backends import make_backend
-    from kgsynth.generation.engine import generate, read_instances, read_notes
+    from kgsynth.generation.dataset_folder import read_notes
+    from kgsynth.generation.engine import generate
     from kgsynth.generation.export import export
+    from kgsynth.generation.instances import read_instances
     from kgsynth.generation.note_plan import plan_notes
     from kgsynth.generation.prompt import load_settings
 
@@ -152,7 +154,7 @@ def export_command(
 ) -> None:
     """Export a generated dataset as HF datasets, BioC XML and/or BIO CoNLL."""
     from kgsynth.errors import InputError
-    from kgsynth.generation.engine import read_notes
+    from kgsynth.generation.dataset_folder import read_notes
     from kgsynth.generation.export import export
 
     if not notes.is_dir():

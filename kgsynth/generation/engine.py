@@ -13,34 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from kgsynth import inputs
-from kgsynth.atomic import write_text_atomic
 from kgsynth.console import progress
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import ConfigError, InputError
 from kgsynth.generation.annotate import build_record, validate
 from kgsynth.generation.backends.base import Backend, Draft
 from kgsynth.generation.compose import Composer
+from kgsynth.generation.dataset_folder import NOTES, REJECTS, check_out_folder, check_plan, done_jobs
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.note_plan import NotePlan
 from kgsynth.generation.prompt import Prompt, PromptSettings, build_prompt, load_settings
 from kgsynth.generation.record import NoteRecord
-from kgsynth.generation.shards import ShardWriter, iter_lines, iter_rows
+from kgsynth.generation.shards import ShardWriter
 from kgsynth.generation.tags import TagError
 from kgsynth.generation.written_forms import with_written_form
-from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
-NOTES = "notes"
-REJECTS = "rejects"
 #: The ``attempt`` slot of :func:`job_seed` that seeds a job's composition (writing attempts count from 0).
 COMPOSE_ATTEMPT = -1
 #: The same for the written-form choice of a single-concept job.
@@ -69,62 +63,9 @@ class RunReport(BaseModel):
     plan: dict[str, object] | None = None
 
 
-def read_instances(path: Path) -> list[MotifInstance]:
-    """Motif instances from JSONL; a bad line raises :class:`InputError` naming file and line."""
-    instances = []
-    seen: dict[str, int] = {}
-    for number, line, _cut in inputs.iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            instance = MotifInstance.model_validate_json(line)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "record"
-            raise InputError(f"{path}:{number}: not a motif instance: {where}: {first['msg']}") from None
-        if instance.id in seen:
-            raise InputError(f"{path}:{number}: instance {instance.id} repeats line {seen[instance.id]}")
-        seen[instance.id] = number
-        unknown = [f"relation type {r.type!r}" for r in instance.relations if r.type not in RELATION_TYPES] + [
-            f"group {c.group!r} of {c.id}" for c in instance.concepts if c.group not in SEMANTIC_GROUPS]
-        if unknown:  # what the graph's schema does not have cannot have been sampled from it
-            raise InputError(f"{path}:{number}: instance {instance.id}: {unknown[0]} is not in the graph's schema")
-        ids = {c.id for c in instance.concepts}
-        missing = [e for r in instance.relations for e in (r.subject, r.object) if e not in ids]
-        if missing or not (instance.relations or instance.single_concept):
-            why = (f"relation endpoint {missing[0]} is not among its concepts" if missing
-                   else "it has no relation (and is not a single-concept instance: one concept, no relation)")
-            raise InputError(f"{path}:{number}: instance {instance.id}: {why}")
-        instances.append(instance)
-    if not instances:
-        raise InputError(f"{path}: no motif instances")
-    return instances
-
-
-def check_out_folder(out: Path) -> None:
-    """``--out`` must be a dataset folder (new or earlier): not a file, not the current or a root folder."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: is a file, not a dataset folder; give a new folder (or one written by "
-                         "`kgsynth generate` to resume it)")
-    resolved = out.resolve()
-    if resolved == Path.cwd().resolve() or resolved == Path(resolved.anchor):
-        raise InputError(f"--out {out}: give a folder of its own for the dataset, not the current folder or /")
-
-
 def job_seed(seed: int, job: int, attempt: int = 0) -> int:
     digest = hashlib.sha256(f"{seed}:{job}:{attempt}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
-
-
-def done_jobs(out: Path) -> set[int]:
-    """Jobs already written to the dataset or the rejects file of ``out``."""
-    done = set()
-    for prefix in (NOTES, REJECTS):
-        for row in iter_lines(out, prefix):
-            job = (row.get("decoding") or {}).get("job", row.get("job"))
-            if isinstance(job, int):
-                done.add(job)
-    return done
 
 
 class Outcome(BaseModel):
@@ -350,53 +291,3 @@ def generate(
     if plan is not None:
         report.plan = plan.model_dump(mode="json")
     return report
-
-
-PLAN_FILE = "plan.json"
-
-
-def check_plan(out: Path, plan: NotePlan, note_style: str = "fact") -> None:
-    """Record the plan's fingerprint in ``out``; refuse to resume a dataset made with another plan."""
-    path = out / PLAN_FILE
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: unreadable note plan ({exc})") from exc
-        if (old.get("fingerprint"), old.get("note_style", "fact")) != (plan.fingerprint, note_style):
-            raise ConfigError(
-                f"{out} was generated with another note plan (instances, --n, --seed, --balance, "
-                f"--max-notes-per-fact or --note-style differ); use a new --out or the same options"
-            )
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(path, {**plan.model_dump(mode="json"), "note_style": note_style})
-
-
-def read_notes(out: Path) -> list[NoteRecord]:
-    """Every record of a generated dataset folder (finished shards and journal), checked as export needs it.
-
-    Each line must be a complete, well-typed note (strict: no numbers as strings) that
-    keeps every guarantee generation checked when it wrote it (:func:`validate`: offsets
-    give their text, entity ids unique, relations between them); anything else is an
-    :class:`InputError` naming the shard and line.
-    """
-    records = []
-    for path, number, row in iter_rows(out, NOTES):
-        try:
-            record = NoteRecord.model_validate(row, strict=True)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "record"
-            raise InputError(f"{path}:{number}: invalid note record: {where}: {first['msg']}") from None
-        problems = validate(record)
-        if problems:
-            raise InputError(f"{path}:{number}: note {record.id}: {problems[0]}")
-        records.append(record)
-    return records
-
-
-
-def write_json(path: Path, data: object) -> None:
-    """Small atomic JSON write (reports, manifests)."""
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import InputError
+from kgsynth.errors import InputError, validation_detail
 from kgsynth.inputs import iter_lines
 
 
@@ -147,9 +147,7 @@ def iter_jsonl_records(path: Path, sound: bool = False) -> Iterator[NoteRecord]:
             try:
                 record = NoteRecord.model_validate_json(line)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                loc = ".".join(str(x) for x in first["loc"]) or "record"
-                raise InputError(f"{file}:{lineno}: invalid note record: {loc}: {first['msg']}") from None
+                raise InputError(f"{file}:{lineno}: invalid note record: {validation_detail(exc)}") from None
             problems = annotation_errors(record) if sound else []
             if problems:
                 more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
