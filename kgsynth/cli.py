@@ -7,6 +7,7 @@ so ``kgsynth --help`` and store commands start fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from typing import Any
@@ -22,6 +23,8 @@ from kgsynth.errors import KgsynthError
 
 #: Exit code of an unexpected error (a bug, not bad input): BSD's EX_SOFTWARE.
 UNEXPECTED_EXIT = 70
+#: Exit code when the reader of stdout went away (`kgsynth ... | head`): click's, for the same case.
+BROKEN_PIPE_EXIT = 1
 
 
 class _Guarded(TyperGroup):
@@ -46,6 +49,10 @@ class _Guarded(TyperGroup):
         except KeyboardInterrupt:
             err.print("interrupted")
             ctx.exit(130)
+        except BrokenPipeError:  # the reader closed stdout (`kgsynth ... | head`): not a bug, nothing to say
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+            ctx.exit(BROKEN_PIPE_EXIT)
         except Exception as exc:  # noqa: BLE001 - the last resort: no traceback for users
             if _debug(ctx):
                 err.print(traceback.format_exc(), highlight=False, markup=False, soft_wrap=True)

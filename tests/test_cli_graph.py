@@ -30,6 +30,21 @@ def test_help_on_every_command() -> None:
         assert "Usage" in result.stdout
 
 
+def test_a_reader_that_closes_stdout_is_no_error(tmp_path: Path) -> None:
+    """`kgsynth graph stats --json | head -c 10`: the reader going away ends the command quietly, as click
+    does for its own output (before: "unexpected error: BrokenPipeError ... please report it", exit 70)."""
+    env = {**os.environ, "KGSYNTH_STORE": str(tmp_path / "kg.json.gz")}
+    assert kgsynth("graph", "load-sample", env=env).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "kgsynth", "graph", "stats", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes: its first write finds no reader
+    code = proc.wait(timeout=120)
+    stderr = proc.stderr.read().decode()
+    assert "unexpected error" not in stderr and "Traceback" not in stderr, stderr
+    assert code == 1
+
+
 def test_embedded_default_loads_sample_and_reports_json(tmp_path: Path) -> None:
     env = {"KGSYNTH_STORE": str(tmp_path / "kg.json.gz")}
     assert kgsynth("graph", "load-sample", env=env).returncode == 0
