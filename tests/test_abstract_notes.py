@@ -12,7 +12,8 @@ from kgsynth.cypher.instance import InstanceConcept, InstanceRelation, MotifInst
 from kgsynth.evaluation.check import GraphView, check_note
 from kgsynth.generation.backends.template_backend import TemplateBackend
 from kgsynth.generation.compose import ABSTRACT_MOTIF, Composer, distractors
-from kgsynth.generation.engine import generate, read_notes
+from kgsynth.generation.dataset_folder import read_notes
+from kgsynth.generation.engine import generate
 from kgsynth.generation.note_plan import plan_notes
 from kgsynth.generation.prompt import fitting_note_types, load_settings
 from kgsynth.generation.tags import TagError
@@ -122,6 +123,30 @@ def test_note_types_fit_the_groups() -> None:
     assert fitting_note_types({"radiology report": 1.0}, {"Variant"}) == {"radiology report": 1.0}  # none fits
 
 
+def test_abstract_notes_are_abstracts_and_chart_types_are_refused(tmp_path: Path) -> None:
+    """The abstract style writes research register, so its note types are kinds of abstract: a prompt
+    settings file that asks it for discharge summaries is an error naming the file and the key."""
+    from kgsynth.errors import ConfigError
+    from kgsynth.generation.prompt import read_yaml
+
+    written = set(read_yaml("abstract.yaml")["note_types"])
+    assert set(load_settings().abstract_note_types) == written == {"research abstract", "case report abstract"}
+    out = tmp_path / "notes"
+    generate(POOL, TemplateBackend(), out, 30, seed=5, plan=plan_notes(POOL, 30, max_notes_per_fact=5, seed=5),
+             note_style="abstract", quiet=True)
+    records = read_notes(out)
+    assert {r.note_type for r in records} == written  # both kinds are written, nothing else
+    assert not any(r.text.startswith(("Discharge summary", "Genetics consult")) for r in records)
+    config = tmp_path / "prompts.yaml"
+    config.write_text("age: {min: 20, max: 80, mean: 50, sd: 10}\nabstract_note_types:\n"
+                      "  research abstract: 0.8\n  discharge summary: 0.2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"prompts\.yaml, line 2: .*abstract_note_types.*not discharge summary"):
+        load_settings(config)
+    config.write_text("abstract_note_types: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="at least one note type"):
+        load_settings(config)
+
+
 def test_abstract_notes_break_the_shared_sentence_shortcut(tmp_path: Path) -> None:
     """Unrelated concepts share methods sentences, titles state the anchor fact, no chart words."""
     from kgsynth.evaluation.re_probe import pair_shape
@@ -198,8 +223,8 @@ def test_a_case_report_states_the_age_once(tmp_path: Path) -> None:
 
 
 def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
-    """Case reports, consult notes and discharge summaries: no "in a cohort of 85 patients", "each
-    patient", "all participants", and no lab work ("in vitro", "in human cell lines")."""
+    """Case reports (about one patient): no "in a cohort of 85 patients", "each patient", "all
+    participants", and no lab work ("in vitro", "in human cell lines")."""
     out = tmp_path / "notes"
     generate(POOL, TemplateBackend(), out, 80, seed=6, plan=plan_notes(POOL, 80, max_notes_per_fact=10, seed=6),
              note_style="abstract", quiet=True)

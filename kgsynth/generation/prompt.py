@@ -14,10 +14,10 @@ from pathlib import Path
 
 import jinja2
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import ConfigError
+from kgsynth.errors import ConfigError, validation_detail
 from kgsynth.generation.grammar import line_order
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
@@ -41,14 +41,29 @@ class PromptSettings(BaseModel):
     age: AgeDistribution = Field(default_factory=AgeDistribution)
     sex: dict[str, float] = Field(default_factory=lambda: {"female": 0.5, "male": 0.5})
     note_types: dict[str, float] = Field(default_factory=lambda: {"discharge summary": 1.0})
-    #: Note types of multi-fact ``abstract`` notes (``generate --note-style abstract``).
+    #: Note types of multi-fact ``abstract`` notes (``generate --note-style abstract``): the kinds of
+    #: abstract that style writes (``abstract.yaml``'s ``note_types``), in research register; chart
+    #: notes (discharge summaries, consult notes) are the ``fact`` style's ``note_types``.
     abstract_note_types: dict[str, float] = Field(default_factory=lambda: {
-        "research abstract": 0.5, "case report abstract": 0.2, "genetics consult note": 0.2, "discharge summary": 0.1})
+        "research abstract": 0.7, "case report abstract": 0.3})
     exemplar_probability: float = Field(0.5, ge=0, le=1)
     #: Share of single-concept (mention) notes that name their concept by a written form of one of
     #: its names ("liver tumors", "hypertensive"; :mod:`kgsynth.generation.written_forms`) instead of
     #: a KB name as listed: real text rarely uses the vocabulary's own spelling.
     written_form_rate: float = Field(0.5, ge=0, le=1)
+
+
+    @field_validator("abstract_note_types")
+    @classmethod
+    def _abstracts_only(cls, value: dict[str, float]) -> dict[str, float]:
+        written = read_yaml("abstract.yaml")["note_types"]
+        other = sorted(set(value) - set(written))
+        if other:  # "Discharge summary: ..." over "Previous work has focused on ..." is no discharge summary
+            raise ValueError(f"the abstract note style writes {' and '.join(written)} (research register), not "
+                             f"{', '.join(other)}: give chart note types to `note_types` (--note-style fact)")
+        if not value:
+            raise ValueError("give at least one note type")
+        return value
 
 
 class Prompt(BaseModel):
@@ -80,10 +95,8 @@ def load_settings(path: Path | None = None) -> PromptSettings:
     try:
         return PromptSettings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "top level"
-        raise ConfigError(f"{yaml_location(path, first['loc'])}: not a valid prompt settings file: {where}: "
-                          f"{first['msg']}") from None
+        raise ConfigError(f"{yaml_location(path, exc.errors()[0]['loc'])}: not a valid prompt settings file: "
+                          f"{validation_detail(exc, 'top level')}") from None
 
 
 @cache

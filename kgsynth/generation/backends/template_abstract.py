@@ -129,7 +129,7 @@ def _for_note(templates: Sequence[str | dict], avoid: Sequence[str]) -> list[str
 def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
     """The words a note of ``note_type`` must not use, for the population it describes (``abstract.yaml``).
 
-    A note about one patient (case report, consult, discharge summary) avoids study words; a research
+    A note about one patient (a case report) avoids study words; a research
     abstract draws its population (patients, rats or mice) and avoids the others' words.
     """
     words = read_yaml("abstract.yaml")
@@ -148,8 +148,7 @@ def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
     demo = prompt.demographics
     weeks = WEEKS[COHORTS.index(n) % len(WEEKS)] if n in COHORTS else WEEKS[0]  # not the cohort's number
     return sentence_case(template.format(age=demo.get("age"), a_age=with_article(demo.get("age", "")),
-                                         sex=demo.get("sex"), n=n, weeks=weeks,
-                                         Note_type=prompt.note_type.capitalize(), **mentions))
+                                         sex=demo.get("sex"), n=n, weeks=weeks, **mentions))
 
 
 def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], avoid: Sequence[str] = (),
@@ -227,8 +226,8 @@ def write_abstract(
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))
-    if prompt.note_type not in words["titled"] or prompt.note_type in words["openings"]:
-        choices = words["openings"].get(prompt.note_type) or words["openings"]["default"]
+    if prompt.note_type in words["openings"]:
+        choices = words["openings"][prompt.note_type]
         if title_has_age:  # the title gave the age: the opening does not repeat it
             choices = words["openings_after_age_title"]
         head.append(_fill(rng.choice(choices), prompt, n))
