@@ -25,7 +25,9 @@ Conversion). The last column is the paired-bootstrap CI of micro F1 minus the fi
     python bench/utility.py --task re --generated notes/ --threads 1 --json
 
 ``--baseline NOTES`` (another writer's notes of the same instances, e.g. template notes beside
-LLM notes) adds two rows: BioRED train + baseline notes, baseline notes only.
+LLM notes) adds two rows: BioRED train + baseline notes, baseline notes only. ``--then-real``
+adds a curriculum row: the head trains on the notes alone, then goes on on BioRED train alone
+(the notes never share a batch with the real pairs).
 
 ``--tune-layers N`` trains the encoder's top N layers with the head (``kgsynth.evaluation.re_tune``:
 the lower layers run once per document; the head is first trained alone, then both together).
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="RE: loss weight of a note's pairs relative to a BioRED pair (1 = equal).")
     parser.add_argument("--domain-copies", action="store_true",
                         help="RE: give real and note pairs their own feature copies (Daume's EasyAdapt).")
+    parser.add_argument("--then-real", action="store_true",
+                        help="RE: add a row whose head trains on the notes first, then on BioRED train.")
     parser.add_argument("--tune-layers", type=int, default=0,
                         help="RE: train the encoder's top N layers with the head (0 = frozen encoder).")
     parser.add_argument("--tune-epochs", type=int, default=3, help="RE with --tune-layers: epochs over the documents.")
@@ -191,8 +195,9 @@ def re_main(args: argparse.Namespace) -> int:
     if args.note_weight <= 0:
         print("error: --note-weight must be above 0", file=sys.stderr)
         return 1
-    if args.tune_layers and args.domain_copies:
-        print("error: --domain-copies works on frozen features; leave it out with --tune-layers", file=sys.stderr)
+    if args.tune_layers and (args.domain_copies or args.then_real):
+        print("error: --domain-copies and --then-real work on frozen features; leave them out with --tune-layers",
+              file=sys.stderr)
         return 1
     t0 = time.perf_counter()
     tokenizer, model = rp.load_encoder()
@@ -233,6 +238,8 @@ def re_main(args: argparse.Namespace) -> int:
             c_notes, c_rare, c_base = (rp.domain_copies(c, True) for c in (c_notes, c_rare, c_base))
         settings = rp.ProbeSettings(epochs=args.head_epochs, seed=args.seed)
         mixes = _mixes(names, c_train, c_notes, c_rare, c_base)
+        if args.then_real:  # a curriculum: the notes first, then the real abstracts alone
+            mixes.append(("notes, then BioRED train", [c_notes, c_train.model_copy(update={"stage": 1})]))
         rows, predictions = rp.run_rows(mixes, c_dev, settings, args.bootstrap)
     dev_pairs = len(c_dev.pairs)
     if args.save_predictions:
@@ -256,6 +263,7 @@ def re_main(args: argparse.Namespace) -> int:
         "tune_layers": args.tune_layers,
         "note_weight": args.note_weight,
         "domain_copies": args.domain_copies,
+        "then_real": args.then_real,
         # What the head can learn from layout alone: compare the notes' shape with BioRED's.
         "pair_shape": {name: rp.pair_shape(docs).model_dump() for name, docs in
                        (("BioRED train", train), ("BioRED dev", dev), ("notes", notes), ("baseline notes", baseline))

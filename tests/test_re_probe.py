@@ -176,6 +176,48 @@ def test_loss_weights_decide_between_contradicting_examples() -> None:
     assert sum(a != b for a, b in zip(predict_labels(favour_flipped, x), expect_real, strict=True)) >= 36
 
 
+def test_staged_mix_trains_the_notes_first_and_the_real_pairs_last() -> None:
+    """A curriculum row: the stage-1 corpus is trained last, so where two corpora contradict each
+    other it decides the labels (mixed in one pass, the larger corpus would), and the staged row of
+    ``run_rows`` is exactly ``train_head`` on stage 0 continued by ``train_head`` on stage 1."""
+    import numpy as np
+
+    from kgsynth.evaluation.re_probe import run_rows, subset
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(24, 6)).astype(np.float32)
+    real_y = [1 if v > 0 else 0 for v in x[:, 0]]
+    note_x = np.concatenate([x, x, x])  # three times as many notes, all with the opposite label
+    note_y = [1 - y for y in real_y] * 3
+    settings = ProbeSettings(epochs=60, batch_size=8, lr=1e-2, hidden=16, dropout=0.0)
+    names = RE_LABELS[:2]
+    expect = [names[y] for y in real_y]
+
+    def right(head) -> int:  # noqa: ANN001
+        return sum(a == b for a, b in zip(predict_labels(head, x), expect, strict=True))
+
+    mixed = train_head(np.concatenate([x, note_x]), real_y + note_y, settings)
+    staged = train_head(x, real_y, settings, init=train_head(note_x, note_y, settings))
+    assert right(mixed) <= 6 and right(staged) >= 20
+
+    pairs = [Pair(doc=i % 2, a=f"A{i}", b=f"B{i}", label=names[y]) for i, y in enumerate(real_y)]
+    docs = []
+    for d in (0, 1):
+        ids = [c for p in pairs if p.doc == d for c in (p.a, p.b)]
+        text = " ".join(ids)
+        docs.append(NoteRecord(id=f"d{d}", text=text, entities=[
+            _e(f"T{k}", cid, text, "Gene", cid) for k, cid in enumerate(ids)], relations=[]))
+    real = Corpus(records=docs, pairs=pairs, x=x)
+    notes = Corpus(records=docs, pairs=[p.model_copy(update={"label": names[1 - y]}) for p, y in
+                                       zip(pairs * 3, real_y * 3, strict=True)], x=note_x)
+    assert subset(real.model_copy(update={"stage": 1}), [0]).stage == 1
+    _, predictions = run_rows([("notes, then real", [notes, real.model_copy(update={"stage": 1})])], real,
+                              settings, bootstrap_samples=10)
+    by_hand = predict_labels(staged, x)
+    assert [len(r.relations) for r in predictions[0]] == [
+        sum(1 for p, label in zip(pairs, by_hand, strict=True) if p.doc == d and label != NONE) for d in (0, 1)]
+
+
 def test_domain_copies_keep_a_shortcut_of_the_notes_out_of_real_predictions() -> None:
     """Notes whose label follows a feature real text does not share: with copies, real text is unaffected."""
     import numpy as np

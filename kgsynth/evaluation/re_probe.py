@@ -91,17 +91,19 @@ def make_head(width: int, hidden: int, dropout: float):  # noqa: ANN201 - torch 
 
 def train_head(  # noqa: ANN201 - torch module
     x: np.ndarray, y: Sequence[int], settings: ProbeSettings, weights: Sequence[float] | None = None,
+    init=None,  # noqa: ANN001 - torch module
 ):
     """Fit the MLP pair classifier on features ``x`` and label ids ``y`` (seeded).
 
     ``weights`` scale each example's loss (a batch's loss is the weighted mean), so
     synthetic pairs can count less than real ones without changing anything else.
+    ``init``: a trained head to go on training (a later stage of a curriculum) instead of a new one.
     """
     import torch
 
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
-    head = make_head(x.shape[1], settings.hidden, settings.dropout)
+    head = make_head(x.shape[1], settings.hidden, settings.dropout) if init is None else init
     xt, yt = torch.from_numpy(x), torch.tensor(list(y), dtype=torch.long)
     wt = torch.ones(len(yt)) if weights is None else torch.tensor(list(weights), dtype=torch.float32)
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=0.01)
@@ -249,6 +251,9 @@ class Corpus(BaseModel):
     x: np.ndarray
     #: Loss weight of this corpus's pairs when a head trains on it (real data 1.0).
     weight: float = 1.0
+    #: Training stage within a mix: the head trains on the stage-0 corpora first, then goes on
+    #: (fresh optimizer and schedule) on the stage-1 ones: pre-training on notes, then real text.
+    stage: int = 0
 
 
 def prepare(
@@ -299,6 +304,7 @@ def subset(corpus: Corpus, keep: Sequence[int]) -> Corpus:
         pairs=[corpus.pairs[i].model_copy(update={"doc": index[corpus.pairs[i].doc]}) for i in rows],
         x=corpus.x[rows],
         weight=corpus.weight,
+        stage=corpus.stage,
     )
 
 
@@ -319,15 +325,20 @@ def run_rows(
 ) -> tuple[list[RERow], list[list[NoteRecord]]]:
     """Train one head per mix on the mix's pairs and score each on ``dev``; rows side by side.
 
+    A mix whose corpora have more than one ``stage`` trains its head stage by stage.
     Returns the rows and each row's dev predictions (for ``kgsynth evaluate``).
     """
     label_id = {name: i for i, name in enumerate(RE_LABELS)}
 
     def fit_predict(parts: Sequence[Corpus]) -> list[str]:
-        pairs = [p for c in parts for p in c.pairs]
-        x = np.concatenate([c.x for c in parts]) if parts else np.zeros((0, dev.x.shape[1]), dtype=np.float32)
-        weights = [c.weight for c in parts for _ in c.pairs]
-        return predict_labels(train_head(x, [label_id[p.label] for p in pairs], settings, weights), dev.x)
+        head = None
+        for stage in sorted({c.stage for c in parts}) or [0]:
+            these = [c for c in parts if c.stage == stage]
+            pairs = [p for c in these for p in c.pairs]
+            x = np.concatenate([c.x for c in these]) if these else np.zeros((0, dev.x.shape[1]), dtype=np.float32)
+            weights = [c.weight for c in these for _ in c.pairs]
+            head = train_head(x, [label_id[p.label] for p in pairs], settings, weights, init=head)
+        return predict_labels(head, dev.x)
 
     return score_side_by_side(mixes, dev, fit_predict, bootstrap_samples, settings.seed)
 
