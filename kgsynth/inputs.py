@@ -28,9 +28,14 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-from kgsynth.errors import InputError
+from kgsynth.errors import InputError, validation_detail
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 #: Longest line a line-based reader accepts (PubTator abstracts are a few KB).
 MAX_LINE_BYTES = 16 * 2**20
@@ -223,6 +228,23 @@ def iter_lines(path: Path | str, on_bad: OnBadLine | None = None) -> Iterator[tu
                 on_bad(number, data.decode("utf-8", "replace").rstrip("\r\n"), reason, detail)
                 continue
             yield number, data.decode("utf-8").rstrip("\r\n"), not data.endswith(b"\n")
+
+
+def iter_models(path: Path | str, model: type[M], what: str) -> Iterator[tuple[int, M]]:
+    """``(line number, model)`` for every non-blank JSONL line of ``path``, validated as ``model``.
+
+    A line that is not one is an :class:`InputError` naming the file, the line and the field
+    ("data.jsonl:7: not a motif instance: relations.0.type: ..."), ``what`` saying what it should be.
+    """
+    from pydantic import ValidationError
+
+    for number, line, _cut in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield number, model.model_validate_json(line)
+        except ValidationError as exc:
+            raise InputError(f"{path}:{number}: {what}: {validation_detail(exc)}") from None
 
 
 def depth_of(value: object, limit: int = MAX_DEPTH) -> int:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from kgsynth import inputs
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import InputError, validation_detail
+from kgsynth.errors import InputError
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS
 
 
@@ -16,13 +14,7 @@ def read_instances(path: Path) -> list[MotifInstance]:
     """Motif instances from JSONL; a bad line raises :class:`InputError` naming file and line."""
     instances = []
     seen: dict[str, int] = {}
-    for number, line, _cut in inputs.iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            instance = MotifInstance.model_validate_json(line)
-        except ValidationError as exc:
-            raise InputError(f"{path}:{number}: not a motif instance: {validation_detail(exc)}") from None
+    for number, instance in inputs.iter_models(path, MotifInstance, "not a motif instance"):
         if instance.id in seen:
             raise InputError(f"{path}:{number}: instance {instance.id} repeats line {seen[instance.id]}")
         seen[instance.id] = number

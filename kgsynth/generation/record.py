@@ -11,11 +11,11 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import InputError, validation_detail
-from kgsynth.inputs import iter_lines
+from kgsynth.errors import InputError
+from kgsynth.inputs import iter_models
 
 
 class Entity(BaseModel):
@@ -141,13 +141,7 @@ def iter_jsonl_records(path: Path, sound: bool = False) -> Iterator[NoteRecord]:
     if path.is_dir() and not files:
         raise InputError(f"{path}: no *.jsonl files in this directory")
     for file in files:
-        for lineno, line, _cut in iter_lines(file):  # kgsynth.inputs: UTF-8, no NUL, no pipes lost
-            if not line.strip():
-                continue
-            try:
-                record = NoteRecord.model_validate_json(line)
-            except ValidationError as exc:
-                raise InputError(f"{file}:{lineno}: invalid note record: {validation_detail(exc)}") from None
+        for lineno, record in iter_models(file, NoteRecord, "invalid note record"):  # UTF-8, no NUL, no pipes lost
             problems = annotation_errors(record) if sound else []
             if problems:
                 more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
