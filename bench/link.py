@@ -13,7 +13,10 @@ Rows (each restricted to the graph's concepts of the mention's group, MeSH ids o
   every prose name of every C and D descriptor in one mention note (all ~65,000 names, where
   the index embeds ``--max-names`` per concept);
 * ``bc5cdr-train`` / ``bc5cdr-train+kgsynth``: fine-tuned on BC5CDR train mentions, alone and
-  with the kgsynth pairs;
+  with the kgsynth pairs in one shuffled pass;
+* ``kgsynth-then-bc5cdr-train`` / ``kgsynth-every-name-then-bc5cdr-train``: the ``kgsynth`` (or
+  ``kgsynth-every-name``) model fine-tuned further on the BC5CDR train mentions alone (synthetic
+  first, real last, so the real mentions are not diluted by the notes in the last pass);
 * ``generative`` / ``generative-free``: SmolLM2-135M (packaged, no fine-tuning) writing a
   name under the token-trie constraint (beam 5), and unconstrained (greedy, looked up), on the
   first ``--gen-mentions`` mentions of each corpus only (it is slow on CPU).
@@ -57,7 +60,9 @@ from kgsynth.linking.train import train_biencoder  # noqa: E402
 CORPORA = {"BC5CDR dev": DATA / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt",
            "NCBI-disease dev": DATA / "ncbi-disease" / "NCBIdevelopset_corpus.txt"}
 ALL_ROWS = ("dictionary", "biencoder", "kgsynth", "kgsynth-kb-names", "kgsynth-every-name", "bc5cdr-train",
-            "bc5cdr-train+kgsynth", "bc5cdr-train+kgsynth-every-name", "generative", "generative-free")
+            "bc5cdr-train+kgsynth", "bc5cdr-train+kgsynth-every-name", "kgsynth-then-bc5cdr-train",
+            "kgsynth-every-name-then-bc5cdr-train", "generative", "generative-free")
+THEN_REAL = "-then-bc5cdr-train"
 
 
 def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool = False,
@@ -83,8 +88,9 @@ def kgsynth_notes(store: MemoryStore, work: Path, seed: int, kb_names_only: bool
 
 
 def trained(name: str, records: list, indexes: dict, work: Path, pairs: int | None, seed: int,
-            mining: dict | None = None, lr: float = 3e-5, epochs: int = 1) -> Path:
-    """A fine-tuned bi-encoder (cached); ``mining``: the index to mine one hard negative per pair from."""
+            mining: dict | None = None, lr: float = 3e-5, epochs: int = 1, base: Path | None = None) -> Path:
+    """A fine-tuned bi-encoder (cached); ``mining``: the index to mine one hard negative per pair from;
+    ``base``: a fine-tuned model to start from (its folder name is part of ``name``)."""
     schedule = "" if (lr, epochs) == (3e-5, 1) else f"-lr{lr:g}-ep{epochs}"
     path = work / f"model-{name}{'-hn' if mining else ''}{schedule}"
     if not (path / "config.json").is_file():
@@ -93,7 +99,7 @@ def trained(name: str, records: list, indexes: dict, work: Path, pairs: int | No
                 err.print(f"{name}: step {step:,}/{total:,}")
 
         report = train_biencoder(records, indexes, path, max_pairs=pairs, seed=seed, hard_negatives=bool(mining),
-                                 mining_indexes=mining, on_step=on_step, lr=lr, epochs=epochs)
+                                 mining_indexes=mining, on_step=on_step, lr=lr, epochs=epochs, base=base)
         err.print(f"trained {name}: {report.pairs} pairs ({report.hard_negatives} mined negatives), "
                   f"{report.steps} steps, {report.seconds} s")
     return path
@@ -166,22 +172,35 @@ def main(argv: list[str] | None = None) -> int:
         run("dictionary", lambda: DictionaryLinker(full), gold)
     if "biencoder" in rows:
         run("biencoder", lambda: BiEncoderLinker(small), gold)
-    need_notes = {"kgsynth", "bc5cdr-train+kgsynth"} & set(rows)
+    wanted = set(rows) | {r.removesuffix(THEN_REAL) for r in rows if r.endswith(THEN_REAL)}  # a first stage
+    need_notes = {"kgsynth", "bc5cdr-train+kgsynth"} & wanted
     notes = list(read_notes(kgsynth_notes(store, args.work, args.seed))) if need_notes else []
     train_docs = read_records(DATA / "bc5cdr" / "CDR_TrainingSet.PubTator.txt").records \
-        if {"bc5cdr-train", "bc5cdr-train+kgsynth", "bc5cdr-train+kgsynth-every-name"} & set(rows) else []
+        if any(r.startswith("bc5cdr-train") or r.endswith(THEN_REAL) for r in rows) else []
     kb_notes = (list(read_notes(kgsynth_notes(store, args.work, args.seed, kb_names_only=True)))
-                if "kgsynth-kb-names" in rows else [])
+                if "kgsynth-kb-names" in wanted else [])
     every = (list(read_notes(kgsynth_notes(store, args.work, args.seed, every_name=True)))
-             if {"kgsynth-every-name", "bc5cdr-train+kgsynth-every-name"} & set(rows) else [])
+             if {"kgsynth-every-name", "bc5cdr-train+kgsynth-every-name"} & wanted else [])
+    models: dict[str, Path] = {}
+    real = list(train_docs)  # the order before the rows below shuffle it in place
     for row, records in (("kgsynth", notes), ("kgsynth-kb-names", kb_notes), ("kgsynth-every-name", every),
                          ("bc5cdr-train", train_docs), ("bc5cdr-train+kgsynth", train_docs + notes),
                          ("bc5cdr-train+kgsynth-every-name", train_docs + every)):
-        if row in rows:
+        if row in wanted:
             pairs = args.every_name_pairs if row.endswith("every-name") else args.train_pairs * (2 if "+" in row else 1)
             random.Random(args.seed).shuffle(records)
-            model = trained(row, records, full, args.work, pairs, args.seed, small if args.hard_negatives else None,
-                            lr=args.lr, epochs=args.epochs)
+            models[row] = trained(row, records, full, args.work, pairs, args.seed,
+                                  small if args.hard_negatives else None, lr=args.lr, epochs=args.epochs)
+        if row in rows:
+            run(row, lambda model=models[row]: BiEncoderLinker(small, model=model), gold)
+    for row in rows:
+        if row.endswith(THEN_REAL):  # the first stage's model, then one pass over the real mentions alone
+            first = models[row.removesuffix(THEN_REAL)]
+            records = list(real)
+            random.Random(args.seed).shuffle(records)  # the same order as the bc5cdr-train row's
+            model = trained(f"{first.name.removeprefix('model-')}{THEN_REAL}", records, full, args.work,
+                            args.train_pairs, args.seed, small if args.hard_negatives else None, lr=args.lr,
+                            epochs=args.epochs, base=first)
             run(row, lambda model=model: BiEncoderLinker(small, model=model), gold)
     if {"generative", "generative-free"} & set(rows):
         from kgsynth.generation.local_model import load_model
