@@ -21,7 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from kgsynth.errors import ConfigError
+from kgsynth.errors import ConfigError, validation_detail
 from kgsynth.graph.schema import RELATION_TYPES, SEMANTIC_GROUPS, check_group, check_relation_type
 from kgsynth.inputs import YamlPath, line_at, load_yaml, read_text, yaml_lines
 
@@ -202,10 +202,8 @@ def parse_motif(data: object, origin: str, lines: dict[YamlPath, int] | None = N
     try:
         return Motif.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        at = ".".join(str(p) for p in loc)
-        raise ConfigError(f"{where(loc)}: invalid motif at {at or 'top level'}: {first['msg']}") from exc
+        loc = tuple(exc.errors()[0]["loc"])
+        raise ConfigError(f"{where(loc)}: invalid motif at {validation_detail(exc, 'top level')}") from exc
     except MotifError as exc:
         raise ConfigError(f"{where(exc.loc)}: {exc}") from exc
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from kgsynth.generation.shards import iter_lines, iter_rows
 
 NOTES = "notes"
 REJECTS = "rejects"
+PLAN_FILE = "plan.json"
 
 
 def check_out_folder(out: Path) -> None:
@@ -44,9 +45,6 @@ def done_jobs(out: Path) -> set[int]:
             if isinstance(job, int):
                 done.add(job)
     return done
-
-
-PLAN_FILE = "plan.json"
 
 
 def check_plan(out: Path, plan: NotePlan, note_style: str = "fact") -> None:
@@ -86,7 +84,6 @@ def read_notes(out: Path) -> list[NoteRecord]:
             raise InputError(f"{path}:{number}: note {record.id}: {problems[0]}")
         records.append(record)
     return records
-
 
 
 def write_json(path: Path, data: object) -> None:

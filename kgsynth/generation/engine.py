@@ -185,7 +185,6 @@ async def _generate(
     note_style: str = "fact",
 ) -> RunReport:
     report = RunReport(out=str(out), backend=backend.name, model=backend.model, requested=n)
-    check_out_folder(out)
     lexicon = getattr(backend, "lexicon", None) or load_lexicon()
     if schedule is not None:
         n = min(n, len(schedule))

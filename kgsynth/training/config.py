@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.atomic import write_text_atomic
-from kgsynth.errors import ConfigError
+from kgsynth.errors import ConfigError, validation_detail
 from kgsynth.inputs import load_yaml, yaml_location
 
 CONFIG_NAME = "train_config.yaml"
@@ -84,10 +84,10 @@ class TrainConfig(BaseModel):
         try:
             return cls.model_validate(raw | flags)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            option = str(first["loc"][0]) if first["loc"] else ""
+            loc = exc.errors()[0]["loc"]
+            option = str(loc[0]) if loc else ""
             source = "flags" if option in flags else yaml_location(file, (spelled.get(option, option),))
-            raise ConfigError(f"{source}: option {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+            raise ConfigError(f"{source}: option {validation_detail(exc, '')}") from exc
 
     @classmethod
     def build(cls, values: dict[str, object], source: str = "flags") -> TrainConfig:
@@ -95,6 +95,4 @@ class TrainConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{source}: option {where}: {first['msg']}") from exc
+            raise ConfigError(f"{source}: option {validation_detail(exc, '')}") from exc
