@@ -121,6 +121,11 @@ def test_note_types_fit_the_groups() -> None:
     assert "radiology report" in fitting_note_types(weights, {"Disease", "Anatomy"})
     assert "genetics consult note" not in fitting_note_types(weights, {"Disease", "Chemical"})
     assert fitting_note_types({"radiology report": 1.0}, {"Variant"}) == {"radiology report": 1.0}  # none fits
+    # A binding is shown in the laboratory, not in one patient: no case report states one.
+    abstracts = {"research abstract": 0.7, "case report abstract": 0.3}
+    assert set(fitting_note_types(abstracts, {"Gene", "Disease"}, {"ASSOCIATED_WITH"})) == set(abstracts)
+    assert set(fitting_note_types(abstracts, {"Gene", "Disease"}, {"ASSOCIATED_WITH", "BINDS"})) == {
+        "research abstract"}
 
 
 def test_abstract_notes_are_abstracts_and_chart_types_are_refused(tmp_path: Path) -> None:
@@ -251,8 +256,10 @@ def test_a_research_abstract_studies_one_population(tmp_path: Path) -> None:
     species = {"rats": re.compile(r"\brats?\b"), "mice": re.compile(r"\b(?:mice|mouse)\b")}
     animal = [t for t in research if any(p.search(t) for p in species.values())]
     assert animal and len(animal) < len(research)  # both kinds of study are written
+    clinical = re.compile(r"work-up|follow-up|history|diagnosis|adjusted for age")  # no clinic in a rat study
     for text in animal:
         assert not human.search(text), text
+        assert not clinical.search(text), text
         assert sum(bool(p.search(text)) for p in species.values()) == 1, text
     assert any(human.search(t) for t in research if t not in animal)
 
@@ -285,6 +292,18 @@ def test_context_words_fit_the_fact(tmp_path: Path) -> None:
         if follow_up:  # the follow-up is not the cohort's number
             assert not re.search(rf"\b{follow_up.group(1)} (?:patients|participants)", record.text), record.text
     assert with_drug > 5 and without_drug > 20 and with_disease > 20  # every kind of fact is in the sample
+
+
+def test_pick_names_the_concepts_when_every_fitting_template_has_an_avoided_word() -> None:
+    """A rat study's two diseases: every sentence for two diseases has a clinical or human word ("work-up",
+    "patients"); one that fits the groups is still written (this raised IndexError), and one without an
+    avoided word is preferred where there is one."""
+    from kgsynth.generation.backends.template_abstract import pick
+
+    templates = ["The work-up covered {a} and {b}.", {"text": "Levels of {a} and {b}.", "groups": ["Gene"]}]
+    assert pick(templates, random.Random(0), {"Disease"}, avoid=("work-up",)) == templates[0]
+    both = ["The work-up covered {a} and {b}.", "We assessed {a} and {b} in all animals."]
+    assert {pick(both, random.Random(s), {"Disease"}, avoid=("work-up",)) for s in range(20)} == {both[1]}
 
 
 def test_pick_prefers_a_template_the_note_has_not_used() -> None:
@@ -441,6 +460,11 @@ def test_case_reports_report_a_disease(tmp_path: Path) -> None:
         case_reports = [r for r in records if r.note_type == "case report abstract"]
         for record in case_reports:
             assert any(e.type == "Disease" for e in record.entities), record.text
+            # One patient: no binding, and no statistic over many ("correlated with") where the fact has
+            # another phrasing (every fact of POOL that a case report can hold has one).
+            assert "BINDS" not in {r.type for r in record.relations}, record.text
+            assert not re.search(r"correlat|(?:positively|negatively|inversely) associated|related to", record.text), \
+                record.text
         assert bool(case_reports) == (name == "all"), {r.note_type for r in records}
 
 
@@ -453,6 +477,33 @@ def test_fitting_leaves_out_templates_of_other_relation_types() -> None:
     assert _fitting(templates, (), {"Gene", "Disease"}, {"ASSOCIATED_WITH"}) == ["in rats", "in most patients",
                                                                               "at diagnosis"]
     assert _fitting(templates, (), {"Gene", "Disease"}, set()) == ["in rats", "in most patients", "at diagnosis"]
+
+
+def test_a_drug_fact_is_not_stated_at_diagnosis() -> None:
+    """ "Etomidate increased the risk of myoclonic jerks at diagnosis." reads wrong; a gene's can be."""
+    from kgsynth.generation.backends.template_abstract import context
+
+    def tails(groups: set[str]) -> set[str]:
+        return {context(random.Random(seed), groups=groups, types={"POSITIVE_CORRELATION"})[1] for seed in range(300)}
+
+    assert "at diagnosis" not in tails({"Chemical", "Disease"})
+    assert "at diagnosis" in tails({"Gene", "Disease"})
+
+
+def test_a_note_about_one_patient_states_no_statistic_unless_the_fact_has_no_other_phrasing() -> None:
+    from kgsynth.generation.backends.template_abstract import phrasings_for_note
+    from kgsynth.generation.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    fact = _fact("C1", "NEGATIVE_CORRELATION", "D1")
+    every = lexicon.for_fact(fact, fact.relations[0])
+    one_patient = phrasings_for_note(every, "case report abstract")
+    assert one_patient and len(one_patient) < len(every)
+    assert not any("correlat" in p.phrase or "inversely" in p.phrase for p in one_patient)
+    assert phrasings_for_note(every, "research abstract") == every
+    drugs = _fact("C2", "NEGATIVE_CORRELATION", "C3")  # two drugs: only statistic phrasings exist
+    both = lexicon.for_fact(drugs, drugs.relations[0])
+    assert phrasings_for_note(both, "case report abstract") == both
 
 
 def test_a_fact_sentence_without_a_fitting_tail_gets_a_lead() -> None:

@@ -144,8 +144,10 @@ def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None =
                                              obj.name if obj else rel.object)
 
 
-def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str, float]:
-    """The note types of ``weights`` that fit a note about ``groups`` (``prompts/note_fit.yaml``).
+def fitting_note_types(weights: dict[str, float], groups: set[str],
+                       types: set[str] | frozenset[str] = frozenset()) -> dict[str, float]:
+    """The note types of ``weights`` that fit a note about ``groups`` stating facts of ``types``
+    (``prompts/note_fit.yaml``).
 
     A note type the file does not name fits anything; if none fits, all are kept.
     """
@@ -153,7 +155,7 @@ def fitting_note_types(weights: dict[str, float], groups: set[str]) -> dict[str,
     fit = {}
     for name, weight in weights.items():
         rule = rules.get(name) or {}
-        if groups & set(rule.get("excludes", [])):
+        if groups & set(rule.get("excludes", [])) or types & set(rule.get("excludes_types", [])):
             continue
         if rule.get("requires_any") and not groups & set(rule["requires_any"]):
             continue
@@ -179,7 +181,8 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
     weights = settings.abstract_note_types if instance.motif == ABSTRACT_MOTIF else settings.note_types
     in_facts = {cid for r in instance.relations for cid in (r.subject, r.object)}
     groups = {c.group for c in instance.concepts if c.id in in_facts}  # distractors do not pick the note type
-    note_type = _weighted(rng, fitting_note_types(weights, groups))
+    types = {r.type for r in instance.relations}
+    note_type = _weighted(rng, fitting_note_types(weights, groups, types))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
     if instance.single_concept:  # coverage sampling's one-concept instances: their own prompt

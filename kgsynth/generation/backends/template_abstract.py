@@ -23,6 +23,7 @@ from typing import Protocol
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.compose import distractors
+from kgsynth.generation.lexicon import Phrasing
 from kgsynth.generation.prompt import Prompt, read_yaml, with_article
 from kgsynth.generation.tags import sentence_case
 
@@ -144,6 +145,17 @@ def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
     return tuple(words["population_words"][population])
 
 
+def phrasings_for_note(phrasings: Sequence[Phrasing], note_type: str) -> list[Phrasing]:
+    """``phrasings`` that a note of ``note_type`` can state: a note about one patient states no
+    statistic over many ("correlated with": ``abstract.yaml``'s ``one_patient_statistics``), unless the
+    fact has no other phrasing."""
+    words = read_yaml("abstract.yaml")
+    if note_type not in words["one_patient"]:
+        return list(phrasings)
+    statistics = words["one_patient_statistics"]
+    return [p for p in phrasings if not any(w in p.phrase for w in statistics)] or list(phrasings)
+
+
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
     demo = prompt.demographics
     weeks = WEEKS[COHORTS.index(n) % len(WEEKS)] if n in COHORTS else WEEKS[0]  # not the cohort's number
@@ -159,7 +171,8 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
     template the note has not used yet is preferred, so a note does not say "The work-up covered ..."
     twice; the choice is added to ``used``.
     """
-    fitting = _fitting(templates, avoid, groups)
+    # None without the note's avoided words fits these groups: one that fits the groups (a sentence is needed).
+    fitting = _fitting(templates, avoid, groups) or _fitting(templates, (), groups)
     if used is not None:
         fitting = [t for t in fitting if t not in used] or fitting
     choice = rng.choice(fitting)

@@ -13,7 +13,7 @@ import random
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
-from kgsynth.generation.backends.template_abstract import wrap_statement, write_abstract
+from kgsynth.generation.backends.template_abstract import phrasings_for_note, wrap_statement, write_abstract
 from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
@@ -47,7 +47,7 @@ class TemplateBackend(Backend):
                 return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
 
             def fact(rel: InstanceRelation, anaphor: tuple[str, str] | None = None) -> str:
-                phrasing = rng.choice(self.lexicon.for_fact(instance, rel))
+                phrasing = rng.choice(phrasings_for_note(self.lexicon.for_fact(instance, rel), prompt.note_type))
 
                 def named(cid: str) -> str:
                     return anaphor_tag(anaphor[1], index[cid]) if anaphor and anaphor[0] == cid else mention(cid)
