@@ -518,3 +518,5 @@ def test_a_fact_sentence_without_a_fitting_tail_gets_a_lead() -> None:
     tails = {kind: {context(random.Random(seed), groups={"Chemical"}, types={kind})[1] for seed in range(200)}
              for kind in ("COTREATMENT", "NEGATIVE_CORRELATION")}
     assert "after treatment" not in tails["COTREATMENT"] and "after treatment" in tails["NEGATIVE_CORRELATION"]
+    bound = {context(random.Random(seed), groups={"Chemical", "Gene"}, types={"BINDS"})[1] for seed in range(200)}
+    assert "after treatment" not in bound and "at higher doses" in bound  # a compound binds at a dose, not after it
