@@ -152,6 +152,8 @@ GOOD = [
     "The 64-year-old patient's [[type 2 diabetes|C2]] manifested as [[excessive thirst|C3]].",
     "[[T2DM|C2]] was managed with [[metformin hydrochloride|C1]] at home.\n"
     "Notably, [[Polydipsia|C3]] is a symptom of [[T2DM|C2]].",
+    "She was seen in clinic, and [[Metformin|C1]] was started for [[T2DM|C2]].\n"
+    "The HbA1c and mRNA panel showed [[Polydipsia|C3]] is a symptom of [[T2DM|C2]] on CT.",
 ]
 BAD = {
     "no relation phrase": "Today [[Metformin|C1]] and [[T2DM|C2]] noted.\n"
@@ -169,6 +171,9 @@ BAD = {
     "hyphen-joined mention": "A pasti-[[Metformin|C1]] was started for [[T2DM|C2]] today.\n"
                              "[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
     "second fact missing": "Today [[Metformin|C1]] was started for [[T2DM|C2]].",
+    # No long run of capitals (SmolLM2-135M wrote "AUGUSTUS, MOUNTAIN COUNTRY; CHICAGO").
+    "run of capitals": "The CHICAGO team noted [[Metformin|C1]] was started for [[T2DM|C2]].\n"
+                       "[[T2DM|C2]] presented with [[Polydipsia|C3]] today.",
     "too many words": "One two three four five six seven eight nine ten eleven [[Metformin|C1]] was started for "
                       "[[T2DM|C2]].\n[[T2DM|C2]] presented with [[Polydipsia|C3]] ok.",
 }
@@ -276,6 +281,10 @@ M, D = ("Metformin", "MESH:D008687"), ("T2DM", "MESH:D003924")
         ("Metformin was started for T2DM.", [M, D], ["bare_line"]),
         ("Metformin, T2DM.", [M, D], ["bare_line"]),
         ("1. Levodop(https://x.com) Metformin was started for T2DM.", [M, D], ["url", "list_numbering"]),
+        ("I'm glad to report that your Metformin was started for T2DM.", [M, D], ["chat_talk"]),
+        ("Please provide more details: Metformin was started for T2DM.", [M, D], ["chat_talk"]),
+        ("Metformin was started for T2DM, I hope this helps.", [M, D], ["chat_talk"]),
+        ("In phase I, Metformin was started for T2DM and type I interferon.", [M, D], []),  # a Roman numeral
     ],
 )
 def test_degenerate_checker(text: str, mentions: list[tuple[str, str]], reasons: list[str]) -> None:

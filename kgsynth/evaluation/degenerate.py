@@ -11,7 +11,10 @@ and the ``degenerate`` flag of ``kgsynth check`` come from one tested definition
 * ``joined_mention``: a mention glued to letters or digits, directly or by a hyphen or slash
   (``pasti-Glucocorticoids``, ``sugbupivacaine``);
 * ``repeated_mention``: one concept named three or more times on one line;
-* ``bare_line``: a line of only mentions and relation phrases, no other word.
+* ``bare_line``: a line of only mentions and relation phrases, no other word;
+* ``chat_talk``: the writer addresses someone, as a chat assistant does ("I'm glad to report that your
+  ...", "Please provide ...", "I hope you ..."): a first-person singular or second-person word or a
+  request outside mentions. Charts and abstracts speak of the patient or of "we".
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from kgsynth.generation.record import NoteRecord
 URL = re.compile(r"(?:https?:|ftp:|www\.|://)|\b[\w-]+\.(?:com|org|net|gov|edu|io)\b", re.IGNORECASE)
 MARKUP = re.compile(r"[\[\]{}<>|*#_`~^\\]")
 LIST_NUMBER = re.compile(r"^\s*(?:\d+\s*[.)]|[a-zA-Z][.)]\s|[-*\u2022]\s)")
-REASONS = ("url", "markup", "list_numbering", "joined_mention", "repeated_mention", "bare_line")
+#: A bare "I" is a Roman numeral as often ("type I interferon", "phase I"): only "I" before a verb counts.
+CHAT_TALK = re.compile(r"\b(?:I'm|I've|I'll|I'd|I (?:am|have|hope|think|would|will|can|recommend|suggest|was))\b"
+                       r"|\bme\b|\b(?i:my|you|you're|you've|your|yours|please|thank|thanks)\b")  # "ME" is a disease
+REASONS = ("url", "markup", "list_numbering", "joined_mention", "repeated_mention", "bare_line", "chat_talk")
 
 
 def _joined(text: str, start: int, end: int) -> bool:
@@ -52,6 +58,8 @@ def degenerate_reasons(record: NoteRecord, lexicon: Lexicon | None = None) -> li
         found.add("url")
     if MARKUP.search(words):
         found.add("markup")
+    if CHAT_TALK.search(words):
+        found.add("chat_talk")
     triggers = [(s.trigger_start, s.trigger_end) for s in lexicon.statements(text, record.entities, record.anaphors)]
     offset = 0
     for line in text.split("\n"):

@@ -25,10 +25,14 @@ from kgsynth.generation.tags import opening_surface, sentence_case, slot_label, 
 #: Longest run of letters or digits in one word part.
 PART = 16
 _ALNUM = "[A-Za-z0-9]"
+#: One part of a word: lower case or digits, or one capital before lower case ("Metformin"), or
+#: up to 6 characters of any case ("mRNA", "HbA1c", "CT"). No longer run of capitals: SmolLM2-135M
+#: filled free runs with "AUGUSTUS, MOUNTAIN COUNTRY; CHICAGO; LONDON PUBLISHING".
+_PART = rf"(?:[a-z0-9]{{1,{PART}}}|[A-Z][a-z0-9]{{1,{PART - 1}}}|{_ALNUM}{{1,6}})"
 #: A word: up to three parts joined by a hyphen or apostrophe ("64-year-old"), or a decimal/percent.
-WORD = rf"(?:{_ALNUM}{{1,{PART}}}(?:['-]{_ALNUM}{{1,{PART}}}){{0,2}}|[0-9]{{1,4}}[.][0-9]{{1,3}}%?|[0-9]{{1,4}}%)"
+WORD = rf"(?:{_PART}(?:['-]{_PART}){{0,2}}|[0-9]{{1,4}}[.][0-9]{{1,3}}%?|[0-9]{{1,4}}%)"
 #: The first word of a line starts with a capital letter (so no list numbering can open it).
-FIRST_WORD = rf"[A-Z]{_ALNUM}{{0,{PART - 1}}}(?:['-]{_ALNUM}{{1,{PART}}}){{0,2}}"
+FIRST_WORD = rf"(?:[A-Z][a-z0-9]{{0,{PART - 1}}}|[A-Z]{_ALNUM}{{0,5}})(?:['-]{_PART}){{0,2}}"
 PUNCT = "[,;:]"
 WORD_CHARS = 3 * PART + 2 + 1  # longest word, with its trailing punctuation
 DEFAULT_MAX_WORDS = 10
