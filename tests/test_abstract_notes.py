@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from kgsynth.generation.compose import ABSTRACT_MOTIF, Composer, distractors
 from kgsynth.generation.dataset_folder import read_notes
 from kgsynth.generation.engine import generate
 from kgsynth.generation.note_plan import plan_notes
-from kgsynth.generation.prompt import fitting_note_types, load_settings
+from kgsynth.generation.prompt import fitting_note_types, load_settings, read_yaml
 from kgsynth.generation.tags import TagError
 from kgsynth.graph.memory import MemoryStore
 from kgsynth.graph.model import Concept, Relation
@@ -121,6 +122,11 @@ def test_note_types_fit_the_groups() -> None:
     assert "radiology report" in fitting_note_types(weights, {"Disease", "Anatomy"})
     assert "genetics consult note" not in fitting_note_types(weights, {"Disease", "Chemical"})
     assert fitting_note_types({"radiology report": 1.0}, {"Variant"}) == {"radiology report": 1.0}  # none fits
+    # None fits: the fallback's fitting types (a chart note's fact no chart fits goes to a research abstract).
+    assert fitting_note_types({"radiology report": 1.0}, {"Variant"}, fallback={
+        "research abstract": 0.7, "case report abstract": 0.3}) == {"research abstract": 0.7}
+    assert fitting_note_types({"radiology report": 1.0}, {"Disease"}, fallback={"research abstract": 1.0}) == {
+        "radiology report": 1.0}
     # A binding is shown in the laboratory, not in one patient: no case report states one.
     abstracts = {"research abstract": 0.7, "case report abstract": 0.3}
     assert set(fitting_note_types(abstracts, {"Gene", "Disease"}, {"ASSOCIATED_WITH"})) == set(abstracts)
@@ -491,19 +497,62 @@ def test_a_drug_fact_is_not_stated_at_diagnosis() -> None:
 
 
 def test_a_note_about_one_patient_states_no_statistic_unless_the_fact_has_no_other_phrasing() -> None:
-    from kgsynth.generation.backends.template_abstract import phrasings_for_note
-    from kgsynth.generation.lexicon import load_lexicon
+    from kgsynth.generation.lexicon import for_note, load_lexicon
 
     lexicon = load_lexicon()
     fact = _fact("C1", "NEGATIVE_CORRELATION", "D1")
     every = lexicon.for_fact(fact, fact.relations[0])
-    one_patient = phrasings_for_note(every, "case report abstract")
-    assert one_patient and len(one_patient) < len(every)
-    assert not any("correlat" in p.phrase or "inversely" in p.phrase for p in one_patient)
-    assert phrasings_for_note(every, "research abstract") == every
+    for note_type in ("case report abstract", "discharge summary", "progress note"):
+        one_patient = lexicon.for_fact(fact, fact.relations[0], note_type)
+        assert one_patient == for_note(every, note_type)
+        assert one_patient and len(one_patient) < len(every)
+        assert not any("correlat" in p.phrase or "inversely" in p.phrase for p in one_patient)
+    assert lexicon.for_fact(fact, fact.relations[0], "research abstract") == every
     drugs = _fact("C2", "NEGATIVE_CORRELATION", "C3")  # two drugs: only statistic phrasings exist
     both = lexicon.for_fact(drugs, drugs.relations[0])
-    assert phrasings_for_note(both, "case report abstract") == both
+    assert for_note(both, "case report abstract") == both
+
+
+def test_every_writer_constraint_keeps_statistics_out_of_a_note_about_one_patient() -> None:
+    """The LLM writers are held to what the template writes: the transformers regex and the openai JSON
+    schema of a chart note or case report admit no "correlated with", a research abstract's do."""
+    from kgsynth.generation.backends.openai_backend import note_schema
+    from kgsynth.generation.grammar import note_regex
+    from kgsynth.generation.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    fact = _fact("C1", "NEGATIVE_CORRELATION", "D1")
+    for note_type, allowed in (("discharge summary", False), ("case report abstract", False),
+                               ("research abstract", True), (None, True)):
+        regex = note_regex(fact, lexicon, 6, note_type)
+        assert ("correlated" in regex) is allowed, note_type
+        schema = json.dumps(note_schema(fact, lexicon, 6, note_type))
+        assert ("correlated" in schema) is allowed, note_type
+        kept = lexicon.for_fact(fact, fact.relations[0], note_type)  # the fact is still stated, by these
+        assert kept and all(re.escape(p.phrase) in regex and p.phrase in schema for p in kept)
+
+
+def test_a_fact_no_chart_note_fits_is_written_as_a_research_abstract() -> None:
+    """A gene-gene binding fits no chart note type: the fact style writes it as a research abstract in
+    research words (before: "Progress note: 57-year-old female patient. IL-2 binds to IL-2Ralpha at the
+    last visit."), with a header naming no patient and a prompt for a researcher."""
+    from kgsynth.generation.backends import make_backend
+    from kgsynth.generation.prompt import build_prompt
+
+    settings = load_settings()
+    clinical = read_yaml("context.yaml")
+    binding = _fact("G1", "BINDS", "G2")
+    drug = _fact("C1", "POSITIVE_CORRELATION", "D1")
+    backend = make_backend("template")
+    for seed in range(20):
+        prompt = build_prompt(binding, random.Random(seed), settings)
+        assert prompt.note_type == "research abstract" and prompt.header == "Research abstract."
+        assert prompt.text.startswith("You are a researcher writing a research abstract.")
+        line = backend.write(binding, prompt, seed).tagged.splitlines()[1]
+        assert not any(w.lower() in line.lower() for w in clinical["leads"] + clinical["tails"]), line
+        chart = build_prompt(drug, random.Random(seed), settings)
+        assert chart.note_type in settings.note_types  # a drug-disease fact keeps its chart note
+        assert chart.header.startswith(chart.note_type.capitalize() + ": ") and "-year-old" in chart.header
 
 
 def test_a_fact_sentence_without_a_fitting_tail_gets_a_lead() -> None:

@@ -109,13 +109,16 @@ def test_strip_tags_rejects_unsound_tags(bad: str) -> None:
 def test_prompt_has_facts_names_and_sampled_demographics() -> None:
     inst = make_instance()
     settings = PromptSettings(age={"min": 40, "max": 41, "mean": 40, "sd": 5}, sex={"female": 1.0},
-                              note_types={"radiology report": 1.0}, exemplar_probability=1.0)
+                              note_types={"discharge summary": 1.0}, exemplar_probability=1.0)
     prompt = build_prompt(inst, random.Random(1), settings)
-    assert prompt.note_type == "radiology report"
+    assert prompt.note_type == "discharge summary"
+    assert prompt.header == "Discharge summary: 40-year-old female patient." or prompt.header.startswith(
+        "Discharge summary: 41-year-old")
     assert prompt.demographics["sex"] == "female" and 40 <= int(prompt.demographics["age"]) <= 41
     assert "Metformin treats Type 2 diabetes mellitus" in prompt.text
     assert "T2DM" in prompt.text and "[[Metformin|C1]]" in prompt.text
-    assert "Chest radiograph" in prompt.text  # the radiology exemplar
+    assert "poorly controlled diabetes" in prompt.text  # the discharge exemplar
+    assert "You are a clinician writing a discharge summary for a 4" in prompt.text
     assert build_prompt(inst, random.Random(1), settings).text == prompt.text
     assert set(load_settings().note_types) >= {"discharge summary", "progress note"}
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from kgsynth.cli import app
 from kgsynth.errors import ConfigError, InputError
-from kgsynth.evaluation.linking import link_scores
+from kgsynth.evaluation.linking import link_scores, recall_difference
 from kgsynth.generation.record import Entity, NoteRecord
 from kgsynth.graph.memory import MemoryStore
 from kgsynth.graph.model import Concept
@@ -156,6 +156,25 @@ def test_recall_at_k_against_hand_computed_cases():
     assert r5.per_type["Disease"].recall == 1.0
     assert r1.micro.ci.low <= 0.4 <= r1.micro.ci.high
     assert report.answered == 0.8
+
+
+def test_paired_recall_difference_against_hand_computed_cases():
+    """Two linkers on the same four scored mentions: a hits 3 at 1, b hits 1; a alone gets 2 right, b alone 0."""
+    gold = [mention("a", "Disease", "MESH:D1", doc="d1", start=0),
+            mention("b", "Disease", "MESH:D2", doc="d1", start=5),
+            mention("c", "Chemical", "MESH:C1", doc="d2", start=0),
+            mention("d", "Chemical", "MESH:C2", doc="d3", start=0),
+            mention("e", "Chemical", "", doc="d3", start=9)]  # no gold id: not scored
+    a_ids = ["MESH:D1", "MESH:D2", "MESH:C1", "MESH:C9", "MESH:C2"]
+    a = [LinkPrediction(**g.model_dump(), candidates=[c]) for g, c in zip(gold, a_ids, strict=True)]
+    b_ids = ["MESH:D1", "MESH:D9", "MESH:C9"]  # d and e unanswered
+    b = [LinkPrediction(**g.model_dump(), candidates=[c]) for g, c in zip(gold[:3], b_ids, strict=True)]
+    diff = recall_difference(gold, a, b, k=1, bootstrap_samples=500, seed=0)
+    assert (diff.mentions, diff.difference, diff.only_a, diff.only_b) == (4, 0.5, 2, 0)
+    assert 0.0 <= diff.ci.low <= 0.5 <= diff.ci.high <= 1.0  # b never beats a on any document
+    same = recall_difference(gold, a, a, k=1, bootstrap_samples=100, seed=0)
+    assert (same.difference, same.ci.low, same.ci.high, same.only_a, same.only_b) == (0.0, 0.0, 0.0, 0, 0)
+    assert recall_difference(gold, b, a, k=1, bootstrap_samples=500, seed=0).difference == -0.5
 
 
 def test_cli_link_and_evaluate(kb: MemoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, Field
 
-from kgsynth.evaluation.scores import Counts, Interval, bootstrap
+from kgsynth.evaluation.scores import Counts, Interval, bootstrap, difference_interval
 from kgsynth.linking.mentions import LinkMention, LinkPrediction
 
 
@@ -43,8 +43,53 @@ class LinkReport(BaseModel):
     at: dict[str, LinkTypeScores]
 
 
+class RecallDifference(BaseModel):
+    """Recall@k of one linker minus another's on the same mentions, with a paired document-bootstrap
+    interval (both linkers on the same resampled documents), and the mentions each gets right alone."""
+
+    k: int
+    mentions: int
+    difference: float | None
+    ci: Interval | None = None
+    only_a: int
+    only_b: int
+
+
 def hit_at(gold: list[str], candidates: list[str], k: int) -> bool:
     return any(c in gold for c in candidates[:k])
+
+
+def mention_hits(gold: list[LinkMention], predictions: list[LinkPrediction], k: int) -> list[bool | None]:
+    """Per gold mention, in order: hit at ``k`` or not (None for a mention without a gold id)."""
+    by_span = {(p.doc, p.start, p.end): p for p in predictions}
+    found = [by_span.get((g.doc, g.start, g.end)) for g in gold]
+    return [None if not g.gold else bool(p and hit_at(g.gold, p.candidates, k))
+            for g, p in zip(gold, found, strict=True)]
+
+
+def hits_per_doc(gold: list[LinkMention], predictions: list[LinkPrediction], k: int) -> dict[str, dict[str, Counts]]:
+    """Per document and type, the scored gold mentions hit at ``k`` (tp) and missed (fn), in gold order."""
+    per_doc: dict[str, dict[str, Counts]] = defaultdict(lambda: defaultdict(Counts))
+    for g, hit in zip(gold, mention_hits(gold, predictions, k), strict=True):
+        if hit is not None:
+            per_doc[g.doc][g.group].add(Counts(tp=int(hit), fn=int(not hit)))
+    return per_doc
+
+
+def recall_difference(gold: list[LinkMention], a: list[LinkPrediction], b: list[LinkPrediction], k: int = 1,
+                      bootstrap_samples: int = 1000, seed: int = 0) -> RecallDifference:
+    """Recall@k(a) − Recall@k(b) on ``gold``, with its paired 95% document-bootstrap interval: whether one
+    linker beats another is a question about the difference, which the two rows' own intervals overlap on."""
+    per_a, per_b = hits_per_doc(gold, a, k), hits_per_doc(gold, b, k)
+    docs = list(per_a)
+    hits = list(zip(mention_hits(gold, a, k), mention_hits(gold, b, k), strict=True))
+    scored = [(x, y) for x, y in hits if x is not None]
+    gained = sum(int(x) - int(bool(y)) for x, y in scored)
+    return RecallDifference(
+        k=k, mentions=len(scored), difference=round(gained / len(scored), 4) if scored else None,
+        ci=difference_interval([per_a[d] for d in docs], [per_b[d] for d in docs], bootstrap_samples, seed,
+                               metric="recall"),
+        only_a=sum(1 for x, y in scored if x and not y), only_b=sum(1 for x, y in scored if y and not x))
 
 
 def link_scores(gold: list[LinkMention], predictions: list[LinkPrediction], ks: tuple[int, ...] = (1, 5),
@@ -57,12 +102,7 @@ def link_scores(gold: list[LinkMention], predictions: list[LinkPrediction], ks: 
                 for g in scored]
     at: dict[str, LinkTypeScores] = {}
     for k in ks:
-        per_doc: dict[str, dict[str, Counts]] = defaultdict(lambda: defaultdict(Counts))
-        for g in scored:
-            p = by_span.get((g.doc, g.start, g.end))
-            hit = p is not None and hit_at(g.gold, p.candidates, k)
-            per_doc[g.doc][g.group].add(Counts(tp=int(hit), fn=int(not hit)))
-        docs = list(per_doc.values())
+        docs = list(hits_per_doc(gold, predictions, k).values())
         at[f"recall@{k}"] = LinkTypeScores(
             micro=_score(k, docs, None, bootstrap_samples, seed),
             per_type={t: _score(k, docs, t, bootstrap_samples, seed)

@@ -91,9 +91,12 @@ def line_order(instance: MotifInstance) -> list[tuple[str, int]]:
     return facts[:1] + others + facts[1:]
 
 
-def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> str:
+def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS,
+               note_type: str | None = None) -> str:
     """The constraint: one line per fact, each stating it with its phrase, with words beside it, and one
-    line per distractor naming it with words beside it (:func:`line_order`)."""
+    line per distractor naming it with words beside it (:func:`line_order`). With ``note_type``, a fact's
+    phrases are those a note of that type can state (:func:`~kgsynth.generation.lexicon.for_note`: no
+    "correlated with" about one patient)."""
     if instance.single_concept:
         from kgsynth.generation.mention import mention_regex
 
@@ -108,7 +111,7 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
             opening = _tag_alternatives(instance, concept_id, opening=True)
         else:
             rel = instance.relations[key]
-            phrasings = lexicon.for_fact(instance, rel)
+            phrasings = lexicon.for_fact(instance, rel, note_type)
             core = fact_core(instance, rel.subject, rel.object, phrasings)
             opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
         lines.append(rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\.")

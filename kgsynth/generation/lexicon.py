@@ -117,14 +117,17 @@ class Lexicon:
             out = [p for p in out if p.fits(role[p.first], role[p.second])]
         return list(dict.fromkeys(out))
 
-    def for_fact(self, instance: MotifInstance, relation: InstanceRelation) -> list[Phrasing]:
-        """:meth:`allowed` for one fact of ``instance``, with the groups of its two concepts."""
+    def for_fact(self, instance: MotifInstance, relation: InstanceRelation,
+                 note_type: str | None = None) -> list[Phrasing]:
+        """:meth:`allowed` for one fact of ``instance``, with the groups of its two concepts; with
+        ``note_type``, only the phrasings a note of that type can state (:func:`for_note`)."""
         group = {c.id: c.group for c in instance.concepts}
-        return self.allowed(relation.type, (group.get(relation.subject, ""), group.get(relation.object, "")))
+        allowed = self.allowed(relation.type, (group.get(relation.subject, ""), group.get(relation.object, "")))
+        return for_note(allowed, note_type) if note_type else allowed
 
-    def plain(self, type_: str, subject: str, object_: str) -> str:
-        """The fact in plain words (the type's first phrasing), for prompts."""
-        phrasings = self.phrasings(type_)
+    def plain(self, type_: str, subject: str, object_: str, note_type: str | None = None) -> str:
+        """The fact in plain words (the type's first phrasing a note of ``note_type`` can state), for prompts."""
+        phrasings = for_note(self.phrasings(type_), note_type) if note_type else self.phrasings(type_)
         return phrasings[0].sentence(subject, object_) if phrasings else f"{subject} is related to {object_}"
 
     def statements(self, text: str, entities: Iterable[Entity], anaphors: Iterable[Anaphor] = ()) -> list[Statement]:
@@ -244,6 +247,32 @@ def _grouped_item(item: yaml.MappingNode, where: str
         raise ConfigError(f"{where}: groups must be a list of [first, second] semantic-group pairs from "
                           f"{', '.join(SEMANTIC_GROUPS)} (the groups of the mention before and after the phrase)")
     return text, tuple((a, b) for a, b in pairs), ()
+
+
+@cache
+def _one_patient_rule() -> tuple[frozenset[str], tuple[str, ...]]:
+    """``abstract.yaml``'s note types about one patient and the phrase words that state a statistic."""
+    words = yaml.safe_load(resources.files("kgsynth.generation.prompts").joinpath("abstract.yaml")
+                           .read_text(encoding="utf-8"))
+    return frozenset(words["one_patient"]), tuple(words["one_patient_statistics"])
+
+
+def about_one_patient(note_type: str) -> bool:
+    """Whether a note of ``note_type`` is about one patient (``abstract.yaml``'s ``one_patient``: case
+    reports and chart notes), not about a study of many (a research abstract)."""
+    return note_type in _one_patient_rule()[0]
+
+
+def for_note(phrasings: Iterable[Phrasing], note_type: str) -> list[Phrasing]:
+    """``phrasings`` that a note of ``note_type`` can state: a note about one patient (a case report, a
+    discharge summary) states no statistic over many ("IUGR was positively correlated with caffeine"),
+    unless the fact has no other phrasing. Every writer's constraint and the template use it, so an
+    LLM is held to what the template writes."""
+    phrasings = list(phrasings)
+    if not about_one_patient(note_type):
+        return phrasings
+    statistics = _one_patient_rule()[1]
+    return [p for p in phrasings if not any(w in p.phrase for w in statistics)] or phrasings
 
 
 @cache

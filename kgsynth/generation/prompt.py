@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError, validation_detail
 from kgsynth.generation.grammar import line_order
-from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.lexicon import Lexicon, about_one_patient, load_lexicon
 from kgsynth.generation.tags import slot_label, surfaces, tag
 from kgsynth.inputs import load_yaml, yaml_location
 
@@ -136,21 +136,33 @@ def exemplar(note_type: str) -> str | None:
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
-def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None = None) -> str:
-    """Relation ``index`` of the instance in plain words, with preferred names (the lexicon's first phrasing)."""
+def fact_sentence(instance: MotifInstance, index: int, lexicon: Lexicon | None = None,
+                  note_type: str | None = None) -> str:
+    """Relation ``index`` of the instance in plain words, with preferred names (the lexicon's first phrasing
+    that a note of ``note_type`` can state)."""
     rel = instance.relations[index]
     subject, obj = instance.concept(rel.subject), instance.concept(rel.object)
     return (lexicon or load_lexicon()).plain(rel.type, subject.name if subject else rel.subject,
-                                             obj.name if obj else rel.object)
+                                             obj.name if obj else rel.object, note_type)
 
 
 def fitting_note_types(weights: dict[str, float], groups: set[str],
-                       types: set[str] | frozenset[str] = frozenset()) -> dict[str, float]:
+                       types: set[str] | frozenset[str] = frozenset(),
+                       fallback: dict[str, float] | None = None) -> dict[str, float]:
     """The note types of ``weights`` that fit a note about ``groups`` stating facts of ``types``
     (``prompts/note_fit.yaml``).
 
-    A note type the file does not name fits anything; if none fits, all are kept.
+    A note type the file does not name fits anything. If none fits, those of ``fallback`` that fit
+    (a gene-gene binding fits no chart note, but a research abstract); if none of these either, all
+    of ``weights`` are kept.
     """
+    fit = _fitting(weights, groups, types)
+    if not fit and fallback:
+        fit = _fitting(fallback, groups, types)
+    return fit or dict(weights)
+
+
+def _fitting(weights: dict[str, float], groups: set[str], types: set[str] | frozenset[str]) -> dict[str, float]:
     rules = read_yaml("note_fit.yaml")
     fit = {}
     for name, weight in weights.items():
@@ -160,14 +172,15 @@ def fitting_note_types(weights: dict[str, float], groups: set[str],
         if rule.get("requires_any") and not groups & set(rule["requires_any"]):
             continue
         fit[name] = weight
-    return fit or dict(weights)
+    return fit
 
 
-def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon) -> str:
+def tagged_example(instance: MotifInstance, index: int, rng: random.Random, lexicon: Lexicon,
+                   note_type: str | None = None) -> str:
     """Fact ``index`` as the constraint wants it: two tagged mentions around one of its phrases."""
     rel = instance.relations[index]
     slots = {c.id: i for i, c in enumerate(instance.concepts)}
-    phrasing = rng.choice(lexicon.for_fact(instance, rel))
+    phrasing = rng.choice(lexicon.for_fact(instance, rel, note_type))
     return phrasing.sentence(tag(surfaces(instance.concepts[slots[rel.subject]])[0], slots[rel.subject]),
                              tag(surfaces(instance.concepts[slots[rel.object]])[0], slots[rel.object]))
 
@@ -182,21 +195,25 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
     in_facts = {cid for r in instance.relations for cid in (r.subject, r.object)}
     groups = {c.group for c in instance.concepts if c.id in in_facts}  # distractors do not pick the note type
     types = {r.type for r in instance.relations}
-    note_type = _weighted(rng, fitting_note_types(weights, groups, types))
+    # A chart note for a fact no chart note fits ("IL-2 binds to IL-2Ralpha at the last visit." in a
+    # progress note: 1,181 of 3,000 fact-style notes from BioRED train) is a research abstract instead.
+    fallback = None if instance.motif == ABSTRACT_MOTIF or instance.single_concept else settings.abstract_note_types
+    note_type = _weighted(rng, fitting_note_types(weights, groups, types, fallback))
     demographics = sample_demographics(rng, settings)
     example = exemplar(note_type) if rng.random() < settings.exemplar_probability else None
     if instance.single_concept:  # coverage sampling's one-concept instances: their own prompt
         from kgsynth.generation.mention import mention_prompt
 
         return mention_prompt(instance, note_type, demographics, example)
-    facts = [fact_sentence(instance, i, lexicon) for i in range(len(instance.relations))]
-    cores = [tagged_example(instance, i, rng, lexicon) for i in range(len(instance.relations))]
+    facts = [fact_sentence(instance, i, lexicon, note_type) for i in range(len(instance.relations))]
+    cores = [tagged_example(instance, i, rng, lexicon, note_type) for i in range(len(instance.relations))]
     concepts = [
         {"label": slot_label(i), "group": c.group, "surfaces": surfaces(c)} for i, c in enumerate(instance.concepts)
     ]
     text = render(
         "note.j2",
         note_type=note_type,
+        one_patient=about_one_patient(note_type),
         age=demographics["age"],
         a_age=with_article(demographics["age"]),
         sex=demographics["sex"],
@@ -205,5 +222,13 @@ def build_prompt(instance: MotifInstance, rng: random.Random, settings: PromptSe
         concepts=concepts,
         others=[tag(surfaces(instance.concepts[i])[0], i) for kind, i in line_order(instance) if kind == "mention"],
     )
-    header = f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."
-    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts, header=header)
+    return Prompt(text=text, note_type=note_type, demographics=demographics, facts=facts,
+                  header=note_header(note_type, demographics))
+
+
+def note_header(note_type: str, demographics: dict[str, str | int]) -> str:
+    """The note's first line: the patient's age and sex for a note about one patient, the type alone
+    for a study ("Research abstract.", not "Research abstract: 57-year-old female patient.")."""
+    if not about_one_patient(note_type):
+        return f"{note_type.capitalize()}."
+    return f"{note_type.capitalize()}: {demographics['age']}-year-old {demographics['sex']} patient."

@@ -82,7 +82,8 @@ def _mention(instance: MotifInstance, concept_id: str) -> dict[str, Any]:
     }
 
 
-def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> dict[str, Any]:
+def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS,
+                note_type: str | None = None) -> dict[str, Any]:
     """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, phrase, second, after``.
 
     ``first``/``second`` are the fact's two concepts in an order one of its phrasings allows
@@ -91,7 +92,8 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     ``after`` never empty so no line is only mentions and phrase. An abstract note's distractors
     get ``mention_C<k>`` objects (``before, concept, after``) in :func:`~kgsynth.generation.grammar.line_order`:
     a sentence naming the concept and stating no relation. A single-concept instance has its own
-    schema (:func:`kgsynth.generation.mention.mention_schema`).
+    schema (:func:`kgsynth.generation.mention.mention_schema`). ``note_type`` keeps the phrases a note of
+    that type can state (:func:`~kgsynth.generation.lexicon.for_note`).
     """
     if instance.single_concept:
         return mention_schema(instance, max_words)
@@ -109,7 +111,7 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
         i, rel = index + 1, instance.relations[index]
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
-        allowed = lexicon.for_fact(instance, rel)
+        allowed = lexicon.for_fact(instance, rel, note_type)
         for first in ("subject", "object"):
             # either number: the schema cannot tie the verb to the name chosen for ``first``
             phrases = list(dict.fromkeys(f for p in allowed if p.first == first for f in p.forms))
@@ -231,7 +233,8 @@ class OpenAIBackend(Backend):
         else:
             text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations),
                                                    mentions=len(distractors(instance)), max_words=self.max_words)
-        raw, p, c = await self._complete(text, "note", note_schema(instance, self.lexicon, self.max_words), seed)
+        schema = note_schema(instance, self.lexicon, self.max_words, prompt.note_type)
+        raw, p, c = await self._complete(text, "note", schema, seed)
         head = prompt.header + "\n" if prompt.header else ""
         return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,
                      cost_usd=self._cost(p, c))

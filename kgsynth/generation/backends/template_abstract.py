@@ -23,7 +23,6 @@ from typing import Protocol
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.compose import distractors
-from kgsynth.generation.lexicon import Phrasing
 from kgsynth.generation.prompt import Prompt, read_yaml, with_article
 from kgsynth.generation.tags import sentence_case
 
@@ -143,17 +142,6 @@ def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
             break
         draw -= share
     return tuple(words["population_words"][population])
-
-
-def phrasings_for_note(phrasings: Sequence[Phrasing], note_type: str) -> list[Phrasing]:
-    """``phrasings`` that a note of ``note_type`` can state: a note about one patient states no
-    statistic over many ("correlated with": ``abstract.yaml``'s ``one_patient_statistics``), unless the
-    fact has no other phrasing."""
-    words = read_yaml("abstract.yaml")
-    if note_type not in words["one_patient"]:
-        return list(phrasings)
-    statistics = words["one_patient_statistics"]
-    return [p for p in phrasings if not any(w in p.phrase for w in statistics)] or list(phrasings)
 
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:

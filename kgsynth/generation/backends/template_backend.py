@@ -13,9 +13,9 @@ import random
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
-from kgsynth.generation.backends.template_abstract import phrasings_for_note, wrap_statement, write_abstract
+from kgsynth.generation.backends.template_abstract import avoided_words, wrap_statement, write_abstract
 from kgsynth.generation.compose import ABSTRACT_MOTIF
-from kgsynth.generation.lexicon import Lexicon, load_lexicon
+from kgsynth.generation.lexicon import Lexicon, about_one_patient, load_lexicon
 from kgsynth.generation.mention import mention_sentence
 from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity, NoteRelation
@@ -47,7 +47,7 @@ class TemplateBackend(Backend):
                 return tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
 
             def fact(rel: InstanceRelation, anaphor: tuple[str, str] | None = None) -> str:
-                phrasing = rng.choice(phrasings_for_note(self.lexicon.for_fact(instance, rel), prompt.note_type))
+                phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
 
                 def named(cid: str) -> str:
                     return anaphor_tag(anaphor[1], index[cid]) if anaphor and anaphor[0] == cid else mention(cid)
@@ -58,11 +58,21 @@ class TemplateBackend(Backend):
         lines = [prompt.header] if prompt.header else []
         if instance.single_concept:
             return Draft(tagged="\n".join([*lines, mention_sentence(instance, rng)]))
+        # A note about a study (a research abstract: a fact no chart note fits) takes research words for
+        # its population ("in mice", "in a dose-dependent manner"), not "at the last visit".
+        study = not about_one_patient(prompt.note_type)
+        avoid = avoided_words(prompt.note_type, rng) if study else ()
         for rel in instance.relations:
-            phrasing = rng.choice(self.lexicon.for_fact(instance, rel))
+            phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
                        for cid in (rel.subject, rel.object)}
-            lines.append(context_line(phrasing.sentence(mention[rel.subject], mention[rel.object]), rng))
+            statement = phrasing.sentence(mention[rel.subject], mention[rel.object])
+            if study:
+                groups = {c.group for c in instance.concepts if c.id in (rel.subject, rel.object)}
+                lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml", avoid, groups,
+                                                          {rel.type}, lines)))
+            else:
+                lines.append(context_line(statement, rng))
         return Draft(tagged="\n".join(lines))
 
     def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:

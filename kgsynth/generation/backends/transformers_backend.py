@@ -135,7 +135,7 @@ class TransformersBackend(Backend):
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         from outlines.types import Regex
 
-        regex = self.note_regex(instance)
+        regex = self.note_regex(instance, prompt.note_type)
         gen = self.generator(Regex(regex), regex)
         # Every token is at least one character, so this budget always lets the regex finish.
         budget = min(self.max_new_tokens, max_note_chars(instance, self.lexicon, self.max_words) + 1)
@@ -145,9 +145,10 @@ class TransformersBackend(Backend):
         return Draft(tagged=head + out, prompt_tokens=self.count_tokens(chat),
                      completion_tokens=self.count_tokens(out), mean_logprob=self.mean_logprob(chat, out))
 
-    def note_regex(self, instance: MotifInstance) -> str:
-        """The writing constraint for ``instance`` (a subclass may swap it, e.g. a benchmark's baseline)."""
-        return note_regex(instance, self.lexicon, self.max_words)
+    def note_regex(self, instance: MotifInstance, note_type: str | None = None) -> str:
+        """The writing constraint for ``instance`` in a note of ``note_type`` (a subclass may swap it,
+        e.g. a benchmark's baseline)."""
+        return note_regex(instance, self.lexicon, self.max_words, note_type)
 
     def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
         from outlines.types import JsonSchema, Regex
