@@ -550,6 +550,7 @@ def test_a_fact_no_chart_note_fits_is_written_as_a_research_abstract() -> None:
         assert prompt.text.startswith("You are a researcher writing a research abstract.")
         line = backend.write(binding, prompt, seed).tagged.splitlines()[1]
         assert not any(w.lower() in line.lower() for w in clinical["leads"] + clinical["tails"]), line
+        assert not line.startswith(tuple(read_yaml("abstract.yaml")["connectives"])), line  # nothing before it
         chart = build_prompt(drug, random.Random(seed), settings)
         assert chart.note_type in settings.note_types  # a drug-disease fact keeps its chart note
         assert chart.header.startswith(chart.note_type.capitalize() + ": ") and "-year-old" in chart.header

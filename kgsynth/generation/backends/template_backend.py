@@ -17,7 +17,7 @@ from kgsynth.generation.backends.template_abstract import avoided_words, wrap_st
 from kgsynth.generation.compose import ABSTRACT_MOTIF
 from kgsynth.generation.lexicon import Lexicon, about_one_patient, load_lexicon
 from kgsynth.generation.mention import mention_sentence
-from kgsynth.generation.prompt import Prompt
+from kgsynth.generation.prompt import Prompt, read_yaml
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import anaphor_tag, sentence_case, surfaces, tag
 
@@ -62,6 +62,7 @@ class TemplateBackend(Backend):
         # its population ("in mice", "in a dose-dependent manner"), not "at the last visit".
         study = not about_one_patient(prompt.note_type)
         avoid = avoided_words(prompt.note_type, rng) if study else ()
+        connectives = tuple(c.lower() for c in read_yaml("abstract.yaml")["connectives"])
         for rel in instance.relations:
             phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
@@ -69,7 +70,9 @@ class TemplateBackend(Backend):
             statement = phrasing.sentence(mention[rel.subject], mention[rel.object])
             if study:
                 groups = {c.group for c in instance.concepts if c.id in (rel.subject, rel.object)}
-                lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml", avoid, groups,
+                first = len(lines) == (1 if prompt.header else 0)  # no "Furthermore," with nothing before it
+                lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml",
+                                                          avoid + connectives if first else avoid, groups,
                                                           {rel.type}, lines)))
             else:
                 lines.append(context_line(statement, rng))
