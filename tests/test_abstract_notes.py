@@ -535,7 +535,8 @@ def test_every_writer_constraint_keeps_statistics_out_of_a_note_about_one_patien
 def test_a_fact_no_chart_note_fits_is_written_as_a_research_abstract() -> None:
     """A gene-gene binding fits no chart note type: the fact style writes it as a research abstract in
     research words (before: "Progress note: 57-year-old female patient. IL-2 binds to IL-2Ralpha at the
-    last visit."), with a header naming no patient and a prompt for a researcher."""
+    last visit."), with a header naming no patient and a prompt for a researcher; a case report takes
+    abstract words too, chart notes keep theirs."""
     from kgsynth.generation.backends import make_backend
     from kgsynth.generation.prompt import build_prompt
 
@@ -551,6 +552,10 @@ def test_a_fact_no_chart_note_fits_is_written_as_a_research_abstract() -> None:
         line = backend.write(binding, prompt, seed).tagged.splitlines()[1]
         assert not any(w.lower() in line.lower() for w in clinical["leads"] + clinical["tails"]), line
         assert not line.startswith(tuple(read_yaml("abstract.yaml")["connectives"])), line  # nothing before it
+        case = build_prompt(drug, random.Random(seed), settings.model_copy(update={
+            "note_types": {"case report abstract": 1.0}}))
+        line = backend.write(drug, case, seed).tagged.splitlines()[1]  # an abstract: no chart words either
+        assert not any(w.lower() in line.lower() for w in clinical["leads"] + clinical["tails"]), line
         chart = build_prompt(drug, random.Random(seed), settings)
         assert chart.note_type in settings.note_types  # a drug-disease fact keeps its chart note
         assert chart.header.startswith(chart.note_type.capitalize() + ": ") and "-year-old" in chart.header

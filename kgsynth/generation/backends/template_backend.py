@@ -58,11 +58,13 @@ class TemplateBackend(Backend):
         lines = [prompt.header] if prompt.header else []
         if instance.single_concept:
             return Draft(tagged="\n".join([*lines, mention_sentence(instance, rng)]))
-        # A note about a study (a research abstract: a fact no chart note fits) takes research words for
-        # its population ("in mice", "in a dose-dependent manner"), not "at the last visit".
-        study = not about_one_patient(prompt.note_type)
+        # An abstract (a research abstract, e.g. for a fact no chart note fits, or a case report) takes the
+        # abstract style's words for its population ("in mice", "in a dose-dependent manner"; a case report
+        # no study words), not chart words ("at the last visit", "per the discharge plan").
+        words = read_yaml("abstract.yaml")
+        study = prompt.note_type in words["note_types"] or not about_one_patient(prompt.note_type)
         avoid = avoided_words(prompt.note_type, rng) if study else ()
-        connectives = tuple(c.lower() for c in read_yaml("abstract.yaml")["connectives"])
+        connectives = tuple(c.lower() for c in words["connectives"])
         for rel in instance.relations:
             phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
