@@ -69,8 +69,12 @@ def mention_hits(gold: list[LinkMention], predictions: list[LinkPrediction], k: 
 
 def hits_per_doc(gold: list[LinkMention], predictions: list[LinkPrediction], k: int) -> dict[str, dict[str, Counts]]:
     """Per document and type, the scored gold mentions hit at ``k`` (tp) and missed (fn), in gold order."""
+    return _per_doc(gold, mention_hits(gold, predictions, k))
+
+
+def _per_doc(gold: list[LinkMention], hits: list[bool | None]) -> dict[str, dict[str, Counts]]:
     per_doc: dict[str, dict[str, Counts]] = defaultdict(lambda: defaultdict(Counts))
-    for g, hit in zip(gold, mention_hits(gold, predictions, k), strict=True):
+    for g, hit in zip(gold, hits, strict=True):
         if hit is not None:
             per_doc[g.doc][g.group].add(Counts(tp=int(hit), fn=int(not hit)))
     return per_doc
@@ -80,10 +84,10 @@ def recall_difference(gold: list[LinkMention], a: list[LinkPrediction], b: list[
                       bootstrap_samples: int = 1000, seed: int = 0) -> RecallDifference:
     """Recall@k(a) − Recall@k(b) on ``gold``, with its paired 95% document-bootstrap interval: whether one
     linker beats another is a question about the difference, which the two rows' own intervals overlap on."""
-    per_a, per_b = hits_per_doc(gold, a, k), hits_per_doc(gold, b, k)
+    hits_a, hits_b = mention_hits(gold, a, k), mention_hits(gold, b, k)
+    per_a, per_b = _per_doc(gold, hits_a), _per_doc(gold, hits_b)
     docs = list(per_a)
-    hits = list(zip(mention_hits(gold, a, k), mention_hits(gold, b, k), strict=True))
-    scored = [(x, y) for x, y in hits if x is not None]
+    scored = [(x, y) for x, y in zip(hits_a, hits_b, strict=True) if x is not None]
     gained = sum(int(x) - int(bool(y)) for x, y in scored)
     return RecallDifference(
         k=k, mentions=len(scored), difference=round(gained / len(scored), 4) if scored else None,

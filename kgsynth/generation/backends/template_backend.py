@@ -65,16 +65,16 @@ class TemplateBackend(Backend):
         study = prompt.note_type in words["note_types"] or not about_one_patient(prompt.note_type)
         avoid = avoided_words(prompt.note_type, rng) if study else ()
         connectives = tuple(c.lower() for c in words["connectives"])
-        for rel in instance.relations:
+        for i, rel in enumerate(instance.relations):
             phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
                        for cid in (rel.subject, rel.object)}
             statement = phrasing.sentence(mention[rel.subject], mention[rel.object])
             if study:
                 groups = {c.group for c in instance.concepts if c.id in (rel.subject, rel.object)}
-                first = len(lines) == (1 if prompt.header else 0)  # no "Furthermore," with nothing before it
+                # no "Furthermore," with nothing before it
                 lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml",
-                                                          avoid + connectives if first else avoid, groups,
+                                                          avoid + connectives if i == 0 else avoid, groups,
                                                           {rel.type}, lines)))
             else:
                 lines.append(context_line(statement, rng))
