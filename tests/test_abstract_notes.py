@@ -475,7 +475,7 @@ def test_case_reports_report_a_disease(tmp_path: Path) -> None:
 
 
 def test_fitting_leaves_out_templates_of_other_relation_types() -> None:
-    from kgsynth.generation.backends.template_abstract import _fitting
+    from kgsynth.generation.context_words import fitting_templates as _fitting
 
     templates = ["in rats", {"text": "in most patients", "not_types": ["BINDS"]},
                  {"text": "at diagnosis", "needs": ["Disease"], "not_types": ["BINDS"]}]

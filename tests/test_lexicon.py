@@ -274,6 +274,7 @@ M, D = ("Metformin", "MESH:D008687"), ("T2DM", "MESH:D003924")
         ("Metformin was started for T2DM <b>today</b>.", [M, D], ["markup"]),
         ("1. Metformin was started for T2DM today.", [M, D], ["list_numbering"]),
         ("- Metformin was started for T2DM today.", [M, D], ["list_numbering"]),
+        ("c. 1093-1G>T was started for T2DM today.", [("c. 1093-1G>T", "X:V1"), D], []),  # a KG name opens it
         ("A pasti-Metformin was started for T2DM today.", [M, D], ["joined_mention"]),
         ("A sugMetformin was started for T2DM today.", [M, D], ["joined_mention"]),
         ("Metformin was started for T2DM/x today.", [M, D], ["joined_mention"]),

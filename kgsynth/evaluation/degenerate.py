@@ -64,7 +64,7 @@ def degenerate_reasons(record: NoteRecord, lexicon: Lexicon | None = None) -> li
     offset = 0
     for line in text.split("\n"):
         end = offset + len(line)
-        if LIST_NUMBER.match(line):
+        if LIST_NUMBER.match(words[offset:end]):  # a KG name ("c. 1093-1G>T") may open a line
             found.add("list_numbering")
         mentions = [e for e in record.entities if offset <= e.start < end]
         if any(_joined(text, e.start, e.end) for e in mentions):

@@ -35,6 +35,11 @@ class NoteStyle(StrEnum):
     abstract = "abstract"
 
 
+class ContextWords(StrEnum):
+    free = "free"
+    vetted = "vetted"
+
+
 class SchemaMode(StrEnum):
     json_schema = "json_schema"
     json_object = "json_object"
@@ -42,12 +47,18 @@ class SchemaMode(StrEnum):
 
 def backend_options(model: str | None, base_url: str | None, api_key: str | None, temperature: float,
                     max_words: int, price_in: float, price_out: float,
-                    schema_mode: SchemaMode = SchemaMode.json_schema, lexicon: Path | None = None) -> dict[str, object]:
+                    schema_mode: SchemaMode = SchemaMode.json_schema, lexicon: Path | None = None,
+                    context_words: ContextWords | None = None) -> dict[str, object]:
+    """The options every backend accepts; ``context_words`` only when given (each backend has its default)."""
     from kgsynth.generation.lexicon import load_lexicon
 
-    return {"model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
-            "max_words": max_words, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value,
-            "lexicon": load_lexicon(lexicon)}
+    options: dict[str, object] = {
+        "model": model, "base_url": base_url, "api_key": api_key, "temperature": temperature,
+        "max_words": max_words, "price_in": price_in, "price_out": price_out, "schema_mode": schema_mode.value,
+        "lexicon": load_lexicon(lexicon)}
+    if context_words is not None:
+        options["context_words"] = context_words.value
+    return options
 
 
 def generate_command(
@@ -69,6 +80,10 @@ def generate_command(
         "llama-server) or json_object (llama-cpp-python's server).")] = SchemaMode.json_schema,
     max_words: Annotated[int, typer.Option("--max-words", help="Most words in each run of free text around a "
                                            "fact's statement.")] = 10,
+    context_words: Annotated[ContextWords | None, typer.Option(
+        "--context-words", help="Words around a fact's statement in an LLM's note: vetted (leads and tails that fit "
+        "the fact and the note, the model chooses; default for transformers) or free (runs of plain words; default "
+        "for openai).", show_default=False)] = None,
     lexicon: Annotated[Path | None, typer.Option("--lexicon", help="YAML of extra relation phrasings (the layout of "
                                                   "kgsynth/generation/prompts/lexicon.yaml).")] = None,
     best_of: Annotated[int, typer.Option("--best-of", help="Drafts per note; keeps the one with the best mean token "
@@ -119,7 +134,8 @@ def generate_command(
     if not json:
         _print_plan(plan)
     writer = make_backend(backend.value, **backend_options(model, base_url, api_key, temperature, max_words,
-                                                           price_in, price_out, schema_mode, lexicon))
+                                                           price_in, price_out, schema_mode, lexicon,
+                                                           context_words))
     report = generate(items, writer, out, n, seed=seed, settings=settings,
                       concurrency=concurrency, max_attempts=max_attempts, extract=extract,
                       shard_size=shard_size, quiet=json, best_of=best_of, plan=plan, note_style=note_style.value)

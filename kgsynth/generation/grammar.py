@@ -15,12 +15,17 @@ opens with a mention writes it sentence-cased ("Cyclosporine was ...", but "mTOR
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.generation.agreement import agreeing
 from kgsynth.generation.compose import distractors
 from kgsynth.generation.lexicon import Lexicon, Phrasing
 from kgsynth.generation.tags import opening_surface, sentence_case, slot_label, surfaces, tag
+
+if TYPE_CHECKING:
+    from kgsynth.generation.context_words import FactContext
 
 #: Longest run of letters or digits in one word part.
 PART = 16
@@ -92,15 +97,25 @@ def line_order(instance: MotifInstance) -> list[tuple[str, int]]:
 
 
 def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS,
-               note_type: str | None = None) -> str:
+               note_type: str | None = None, context_words: str = "free", avoid: Sequence[str] = ()) -> str:
     """The constraint: one line per fact, each stating it with its phrase, with words beside it, and one
     line per distractor naming it with words beside it (:func:`line_order`). With ``note_type``, a fact's
     phrases are those a note of that type can state (:func:`~kgsynth.generation.lexicon.for_note`: no
-    "correlated with" about one patient)."""
+    "correlated with" about one patient).
+
+    ``context_words="free"``: the words beside a mention are free runs of plain words (:func:`words`).
+    ``"vetted"``: a fact line takes one of the leads and/or tails that fit the fact in this note
+    (:func:`~kgsynth.generation.context_words.context_for_fact`, ``avoid`` the note's population words),
+    and a distractor line is one of the distractor sentences of its group, so the writer only chooses."""
     if instance.single_concept:
         from kgsynth.generation.mention import mention_regex
 
         return mention_regex(instance, max_words)
+    # imported here: context_words reads the prompt files, and prompt imports this module
+    from kgsynth.generation.context_words import CONTEXT_WORDS, context_for_fact
+
+    if context_words not in CONTEXT_WORDS:
+        raise ValueError(f"context_words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
     lines = []
@@ -109,13 +124,48 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
             concept_id = instance.concepts[key].id
             core = _tag_alternatives(instance, concept_id)
             opening = _tag_alternatives(instance, concept_id, opening=True)
+            if context_words == "vetted":
+                lines.append(_vetted_mention(instance.concepts[key].group, core, avoid))
+                continue
         else:
             rel = instance.relations[key]
             phrasings = lexicon.for_fact(instance, rel, note_type)
             core = fact_core(instance, rel.subject, rel.object, phrasings)
             opening = fact_core(instance, rel.subject, rel.object, phrasings, opening=True)
+            if context_words == "vetted":
+                fit = context_for_fact(instance, rel, note_type, avoid, first=not lines)
+                if fit.leads or fit.tails:
+                    lines.append(_vetted_fact(fit, core, opening))
+                    continue
         lines.append(rf"(?:{lead}{core}(?:{tail})?|{opening}{tail})\.")
     return r"\n".join(lines)
+
+
+def _alternatives(texts: Sequence[str]) -> str:
+    return "(?:" + "|".join(re.escape(t) for t in texts) + ")"
+
+
+def _vetted_fact(fit: FactContext, core: str, opening: str) -> str:
+    """A fact line with a vetted lead, tail or both: ``LEAD CORE[ TAIL].`` or ``OPENING TAIL.``; a
+    setting lead takes no setting tail."""
+    alts = []
+    for leads, tails in fit.lead_groups():
+        after = rf"(?: {_alternatives(tails)})?" if tails else ""
+        alts.append(rf"{_alternatives(leads)} {core}{after}")
+    if fit.tails:
+        alts.append(rf"{opening} {_alternatives(fit.tails)}")
+    return "(?:" + "|".join(alts) + r")\."
+
+
+def _vetted_mention(group: str, mention: str, avoid: Sequence[str]) -> str:
+    """A distractor line: one of the distractor sentences of ``group``, its ``{a}`` the concept's tag."""
+    from kgsynth.generation.context_words import distractor_templates
+
+    sentences = []
+    for template in distractor_templates(group, avoid):
+        before, _, after = template.partition("{a}")
+        sentences.append(re.escape(sentence_case(before)) + mention + re.escape(after))
+    return "(?:" + "|".join(sentences) + ")"
 
 
 def max_note_chars(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS) -> int:

@@ -16,12 +16,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from kgsynth.cypher.instance import MotifInstance
 from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.compose import distractors
+from kgsynth.generation.context_words import (
+    CONTEXT_WORDS,
+    FactContext,
+    context_for_fact,
+    distractor_templates,
+    note_population,
+)
 from kgsynth.generation.extraction import extraction_prompt, parse_extraction, schema_model
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, join_fact, json_words_pattern, line_order
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
@@ -83,7 +91,7 @@ def _mention(instance: MotifInstance, concept_id: str) -> dict[str, Any]:
 
 
 def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAULT_MAX_WORDS,
-                note_type: str | None = None) -> dict[str, Any]:
+                note_type: str | None = None, context_words: str = "free", avoid: Sequence[str] = ()) -> dict[str, Any]:
     """JSON schema of a note: ``fact_1..fact_k``, each ``before, first, phrase, second, after``.
 
     ``first``/``second`` are the fact's two concepts in an order one of its phrasings allows
@@ -93,22 +101,34 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     get ``mention_C<k>`` objects (``before, concept, after``) in :func:`~kgsynth.generation.grammar.line_order`:
     a sentence naming the concept and stating no relation. A single-concept instance has its own
     schema (:func:`kgsynth.generation.mention.mention_schema`). ``note_type`` keeps the phrases a note of
-    that type can state (:func:`~kgsynth.generation.lexicon.for_note`).
+    that type can state (:func:`~kgsynth.generation.lexicon.for_note`). With ``context_words="vetted"``,
+    ``before``/``after`` are enums of the leads and tails that fit the fact in this note (at least one
+    given, no second setting) and a distractor's are those of one distractor sentence of its group, as
+    in :func:`~kgsynth.generation.grammar.note_regex`.
     """
     if instance.single_concept:
         return mention_schema(instance, max_words)
-    before = {"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)}
-    after = {"type": "string", "pattern": json_words_pattern(max_words)}
-    facts = {}
+    if context_words not in CONTEXT_WORDS:
+        raise ConfigError(f"context_words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
+    free = [({"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)},
+             {"type": "string", "pattern": json_words_pattern(max_words)})]
+    facts: dict[str, Any] = {}
     keys = ["before", "first", "phrase", "second", "after"]
     for kind, index in line_order(instance):
         if kind == "mention":  # a distractor, named in words of its own (no phrase, no second concept)
             concept = _mention(instance, instance.concepts[index].id)
-            facts[f"mention_{slot_label(index)}"] = {"type": "object", "required": ["before", "concept", "after"],
-                                                     "properties": {"before": before, "concept": concept,
-                                                                    "after": after}}
+            sides = (_vetted_distractor(instance.concepts[index].group, avoid) if context_words == "vetted"
+                     else free)
+            objects = [{"type": "object", "required": ["before", "concept", "after"],
+                        "properties": {"before": before, "concept": concept, "after": after}}
+                       for before, after in sides]
+            facts[f"mention_{slot_label(index)}"] = objects[0] if len(objects) == 1 else {"anyOf": objects}
             continue
         i, rel = index + 1, instance.relations[index]
+        sides = free
+        if context_words == "vetted":
+            fit = context_for_fact(instance, rel, note_type, avoid, first=not facts)
+            sides = _vetted_sides(fit) or free
         roles = {"subject": _mention(instance, rel.subject), "object": _mention(instance, rel.object)}
         orders = []
         allowed = lexicon.for_fact(instance, rel, note_type)
@@ -118,11 +138,35 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
             if not phrases:
                 continue
             second = "object" if first == "subject" else "subject"
-            orders.append({"type": "object", "required": keys, "properties": {
+            orders += [{"type": "object", "required": keys, "properties": {
                 "before": before, "first": roles[first], "phrase": {"type": "string", "enum": phrases},
-                "second": roles[second], "after": after}})
+                "second": roles[second], "after": after}} for before, after in sides]
         facts[f"fact_{i}"] = {"anyOf": orders}
     return _strict({"type": "object", "properties": facts, "required": list(facts)})
+
+
+def _enum(texts: Sequence[str]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(texts)}
+
+
+def _vetted_sides(fit: FactContext) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(before, after) schema pairs of a vetted fact sentence: a setting lead with no setting tail, another
+    lead with any tail or none, or no lead and a tail."""
+    sides = []
+    for leads, tails in fit.lead_groups():
+        sides.append((_enum(leads), _enum([*tails, ""])))
+    if fit.tails:
+        sides.append((_enum([""]), _enum(fit.tails)))
+    return sides
+
+
+def _vetted_distractor(group: str, avoid: Sequence[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(before, after) schema pairs, one per distractor sentence of ``group`` (its words around ``{a}``)."""
+    pairs = []
+    for template in distractor_templates(group, avoid):
+        before, _, after = template.partition("{a}")
+        pairs.append((_enum([before.strip()]), _enum([after.strip().removesuffix(".").strip()])))
+    return pairs
 
 
 def tagged_from_json(raw: str, instance: MotifInstance) -> str:
@@ -171,6 +215,7 @@ class OpenAIBackend(Backend):
         timeout_s: float = 120.0,
         price_in: float = 0.0,
         price_out: float = 0.0,
+        context_words: str = "free",
         **_: object,
     ) -> None:
         from openai import AsyncOpenAI
@@ -186,10 +231,15 @@ class OpenAIBackend(Backend):
         self.schema_mode, self.max_retries, self.backoff_s = schema_mode, max_retries, backoff_s
         self.price_in, self.price_out = price_in, price_out
         self.retries = 0
+        if context_words not in CONTEXT_WORDS:
+            raise ConfigError(f"--context-words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
+        #: "free" (default): a capable served model writes its own words around each fact; "vetted": it
+        #: chooses among the leads and tails that fit (see :func:`note_schema`).
+        self.context_words = context_words
 
     def decoding(self) -> dict[str, object]:
         return {"temperature": self.temperature, "max_words": self.max_words, "max_tokens": self.max_tokens,
-                "constraint": f"server/{self.schema_mode}"}
+                "context_words": self.context_words, "constraint": f"server/{self.schema_mode}"}
 
     def _format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
         if self.schema_mode == "json_object":
@@ -233,7 +283,8 @@ class OpenAIBackend(Backend):
         else:
             text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations),
                                                    mentions=len(distractors(instance)), max_words=self.max_words)
-        schema = note_schema(instance, self.lexicon, self.max_words, prompt.note_type)
+        schema = note_schema(instance, self.lexicon, self.max_words, prompt.note_type, self.context_words,
+                             note_population(prompt.note_type, seed))
         raw, p, c = await self._complete(text, "note", schema, seed)
         head = prompt.header + "\n" if prompt.header else ""
         return Draft(tagged=head + tagged_from_json(raw, instance), prompt_tokens=p, completion_tokens=c,

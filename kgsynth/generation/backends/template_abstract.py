@@ -23,6 +23,7 @@ from typing import Protocol
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.compose import distractors
+from kgsynth.generation.context_words import avoided_words, fact_context, fitting_templates, template_text
 from kgsynth.generation.prompt import Prompt, read_yaml, with_article
 from kgsynth.generation.tags import sentence_case
 
@@ -74,74 +75,21 @@ def with_context(statement: str, lead: str, tail: str) -> str:
 def context(rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
             groups: set[str] | frozenset[str] = frozenset(), types: set[str] | frozenset[str] = frozenset(),
             said: Sequence[str] = ()) -> tuple[str, str]:
-    """A lead, a tail or both (the other empty) for a fact sentence, from ``source``'s ``leads``/``tails``.
-
-    Left out: those with a word of ``avoid`` (the note's population: :func:`avoided_words`), those that
-    do not fit the fact's ``groups`` and relation ``types`` ("in a dose-dependent manner" needs a drug,
-    "in a prospective cohort" is not said of a binding), those the note has ``said`` already (its
-    sentences so far: "during follow-up" twice reads as a template), and a second setting ("In vitro,
-    ... in cultured cells"). Without a fitting one, that side stays empty; without a fitting tail, the
-    sentence gets a lead (a line of two mentions and a verb alone reads as a bare template).
+    """A lead, a tail or both (the other empty) for a fact sentence, drawn from the leads and tails of
+    ``source`` that fit (:func:`~kgsynth.generation.context_words.fact_context`: the note's population
+    ``avoid``, the fact's ``groups`` and relation ``types``, nothing the note has ``said``, one setting).
+    Without a fitting one, that side stays empty; without a fitting tail, the sentence gets a lead (a line
+    of two mentions and a verb alone reads as a bare template).
     """
-    words = read_yaml(source)
-    seen = " ".join(said).lower()
-    settings = set(words.get("settings", ()))
-
-    def fitting(key: str, exclude: set[str]) -> list[str]:
-        return [t for t in _fitting(words[key], avoid, groups, types)
-                if t not in exclude and t.lower().rstrip(",") not in seen]
-
+    fit = fact_context(source, avoid, groups, types, said)
     choice = rng.randrange(3)
-    leads = fitting("leads", set())
+    leads = list(fit.leads)
     lead = rng.choice(leads) if choice != 1 and leads else ""
-    tails = fitting("tails", settings if lead in settings else set())
+    tails = list(fit.tails_after(lead))
     tail = rng.choice(tails) if choice != 0 and tails else ""
     if not lead and not tail and leads:  # no fitting tail (a gene-gene fact in a case report): a lead
         lead = rng.choice(leads)
     return lead, tail
-
-
-def _fitting(templates: Sequence[str | dict], avoid: Sequence[str], groups: set[str] | frozenset[str],
-             types: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """The texts of ``templates`` without a word of ``avoid`` that fit ``groups`` (the groups the sentence
-    names) and ``types`` (the relation types it states): a template's ``groups`` (if any) hold all of the
-    groups, its ``needs`` (if any) one of them, its ``excludes`` (if any) none ("in vitro" is not said of a
-    fact with a disease), and its ``not_types`` (if any) none of the types."""
-    def fits(t: str | dict) -> bool:
-        return isinstance(t, str) or (groups <= set(t.get("groups", groups))
-                                      and ("needs" not in t or bool(groups & set(t["needs"])))
-                                      and not groups & set(t.get("excludes", ()))
-                                      and not types & set(t.get("not_types", ())))
-
-    return [_text(t) for t in _for_note(templates, avoid) if fits(t)]
-
-
-def _text(template: str | dict) -> str:
-    return template if isinstance(template, str) else template["text"]
-
-
-def _for_note(templates: Sequence[str | dict], avoid: Sequence[str]) -> list[str | dict]:
-    """``templates`` without a word of ``avoid`` (all of them if none is left)."""
-    fitting = [t for t in templates if not any(w in _text(t).lower() for w in avoid)]
-    return fitting or list(templates)
-
-
-def avoided_words(note_type: str, rng: random.Random) -> tuple[str, ...]:
-    """The words a note of ``note_type`` must not use, for the population it describes (``abstract.yaml``).
-
-    A note about one patient (a case report) avoids study words; a research
-    abstract draws its population (patients, rats or mice) and avoids the others' words.
-    """
-    words = read_yaml("abstract.yaml")
-    if note_type in words["one_patient"]:
-        return tuple(words["study_words"])
-    population, draw = "patients", rng.random()
-    for animal, share in words["animal_share"].items():
-        if draw < share:
-            population = animal
-            break
-        draw -= share
-    return tuple(words["population_words"][population])
 
 
 def _fill(template: str, prompt: Prompt, n: int, **mentions: str) -> str:
@@ -160,7 +108,7 @@ def pick(templates: Sequence[str | dict], rng: random.Random, groups: set[str], 
     twice; the choice is added to ``used``.
     """
     # None without the note's avoided words fits these groups: one that fits the groups (a sentence is needed).
-    fitting = _fitting(templates, avoid, groups) or _fitting(templates, (), groups)
+    fitting = fitting_templates(templates, avoid, groups) or fitting_templates(templates, (), groups)
     if used is not None:
         fitting = [t for t in fitting if t not in used] or fitting
     choice = rng.choice(fitting)
@@ -218,12 +166,12 @@ def write_abstract(
         titles = words["titles"][prompt.note_type]
 
         def title_fits(r: InstanceRelation) -> list[str]:
-            return _fitting(titles, avoid, groups(r.subject, r.object), {r.type})
+            return fitting_templates(titles, avoid, groups(r.subject, r.object), {r.type})
 
         # The anchor is the first fact a title fits (a binding gets no "in 120 patients" title).
         anchor = next((r for r in instance.relations if title_fits(r)), instance.relations[0])
         titled_fact = anchor
-        template = rng.choice(title_fits(anchor) or [_text(t) for t in titles])
+        template = rng.choice(title_fits(anchor) or [template_text(t) for t in titles])
         title_has_age = "age}" in template
         title = _fill(template, prompt, n, fact="{fact}")
         head.append(sentence_case(title.replace("{fact}", fact_statement(anchor))))

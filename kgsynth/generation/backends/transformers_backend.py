@@ -18,10 +18,13 @@ import json
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from kgsynth.cypher.instance import MotifInstance
+from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
+from kgsynth.generation.context_words import CONTEXT_WORDS, note_population
 from kgsynth.generation.extraction import extraction_prompt, max_answer_chars, parse_extraction, schema_model
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, max_note_chars, note_regex
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
@@ -48,6 +51,7 @@ class TransformersBackend(Backend):
         constraint_backend: str = "llguidance",
         cache_size: int = 64,
         threads: int = 0,
+        context_words: str = "vetted",
         **_: object,
     ) -> None:
         import outlines
@@ -69,6 +73,11 @@ class TransformersBackend(Backend):
         self.repetition_penalty = repetition_penalty
         self.lexicon = lexicon or load_lexicon()
         self.constraint_backend = constraint_backend
+        if context_words not in CONTEXT_WORDS:
+            raise ConfigError(f"--context-words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
+        #: "vetted" (default): a fact line's words of context are leads and tails that fit it, chosen by the
+        #: model; a small writer's free runs were junk in most notes. "free": runs of plain words.
+        self.context_words = context_words
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = cache_size
         #: Seconds spent building constraints, and how many were built / reused (for the benchmark).
@@ -79,7 +88,7 @@ class TransformersBackend(Backend):
     def decoding(self) -> dict[str, object]:
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
                 "repetition_penalty": self.repetition_penalty, "max_words": self.max_words,
-                "constraint": f"outlines/{self.constraint_backend}"}
+                "context_words": self.context_words, "constraint": f"outlines/{self.constraint_backend}"}
 
     def generator(self, output_type: Any, key: str) -> Any:
         """The Outlines Generator for a constraint, built once and then reused."""
@@ -135,7 +144,7 @@ class TransformersBackend(Backend):
     def write(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         from outlines.types import Regex
 
-        regex = self.note_regex(instance, prompt.note_type)
+        regex = self.note_regex(instance, prompt.note_type, note_population(prompt.note_type, seed))
         gen = self.generator(Regex(regex), regex)
         # Every token is at least one character, so this budget always lets the regex finish.
         budget = min(self.max_new_tokens, max_note_chars(instance, self.lexicon, self.max_words) + 1)
@@ -145,10 +154,10 @@ class TransformersBackend(Backend):
         return Draft(tagged=head + out, prompt_tokens=self.count_tokens(chat),
                      completion_tokens=self.count_tokens(out), mean_logprob=self.mean_logprob(chat, out))
 
-    def note_regex(self, instance: MotifInstance, note_type: str | None = None) -> str:
-        """The writing constraint for ``instance`` in a note of ``note_type`` (a subclass may swap it,
-        e.g. a benchmark's baseline)."""
-        return note_regex(instance, self.lexicon, self.max_words, note_type)
+    def note_regex(self, instance: MotifInstance, note_type: str | None = None, avoid: Sequence[str] = ()) -> str:
+        """The writing constraint for ``instance`` in a note of ``note_type`` whose population's ``avoid``
+        words it does not use (a subclass may swap it, e.g. a benchmark's baseline)."""
+        return note_regex(instance, self.lexicon, self.max_words, note_type, self.context_words, avoid)
 
     def extract(self, text: str, entities: list[Entity], note_type: str, seed: int) -> Extraction:
         from outlines.types import JsonSchema, Regex
