@@ -244,7 +244,7 @@ def test_a_note_about_one_patient_describes_no_cohort(tmp_path: Path) -> None:
               if r.note_type in ("case report abstract", "genetics consult note", "discharge summary")]
     research = [r for r in records if r.note_type == "research abstract"]
     assert len(single) >= 5 and research
-    cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} patients|\b(?:mice|rats)\b"
+    cohort = re.compile(r"cohort|patients|each patient|participants|\b\d{2,3} patients|\b(?:mice|rats|animals?)\b"
                         r"|[Ss]tatistical|[Ii]n vitro|cultured cells|cell lines")
     for record in single:
         assert not cohort.search(record.text), record.text
@@ -268,6 +268,9 @@ def test_a_research_abstract_studies_one_population(tmp_path: Path) -> None:
         assert not clinical.search(text), text
         assert sum(bool(p.search(text)) for p in species.values()) == 1, text
     assert any(human.search(t) for t in research if t not in animal)
+    for text in research:
+        if human.search(text):  # a patient study examines no animal ("In every animal, we also examined ...")
+            assert not re.search(r"\banimals?\b", text), text
 
 
 def test_context_words_fit_the_fact(tmp_path: Path) -> None:
