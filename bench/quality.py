@@ -243,6 +243,8 @@ def main() -> None:
     parser.add_argument("--old-minutes", type=float, default=None, help="Budget of the old-constraint row "
                         "(default: --llm-minutes).")
     parser.add_argument("--skip-llm", action="store_true")
+    parser.add_argument("--context-words", choices=("vetted", "free"), default="vetted",
+                        help="the SmolLM2 row's words around each fact (free: the rows measured before 2026-12-04)")
     parser.add_argument("--skip-old", action="store_true", help="Leave out the old-constraint row.")
     parser.add_argument("--qwen-url", help="OpenAI-compatible URL of a Qwen2.5-1.5B server (kgsynth llm start)")
     parser.add_argument("--qwen-notes", type=int, default=20)
@@ -265,10 +267,11 @@ def main() -> None:
                          store, chunk=n)]
     folders = [args.out / "template"]
     if not args.skip_llm:
-        backend = make_backend("transformers", max_words=8)
-        rows.append(run_generate("SmolLM2-135M, relation-phrase constraint", instances, backend,
-                                 args.out / "smollm2", args.llm_notes, args.llm_minutes, store))
-        folders.append(args.out / "smollm2")
+        backend = make_backend("transformers", max_words=8, context_words=args.context_words)
+        folder = args.out / ("smollm2" if args.context_words == "free" else f"smollm2-{args.context_words}")
+        rows.append(run_generate(f"SmolLM2-135M, relation-phrase constraint, {args.context_words} context words",
+                                 instances, backend, folder, args.llm_notes, args.llm_minutes, store))
+        folders.append(folder)
         if not args.skip_old:
             rows.append(run_old(instances, backend, args.old_notes, args.old_minutes or args.llm_minutes, store,
                                 args.out / "smollm2-old"))
