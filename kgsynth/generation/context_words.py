@@ -19,11 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgsynth.cypher.instance import InstanceRelation, MotifInstance
+from kgsynth.errors import ConfigError
 from kgsynth.generation.lexicon import about_one_patient
 from kgsynth.generation.prompt import read_yaml
 
 #: The two kinds of context words a writer may take: free plain words, or the vetted leads and tails.
 CONTEXT_WORDS = ("free", "vetted")
+
+
+def checked_context_words(value: str) -> str:
+    """``value`` if it is one of :data:`CONTEXT_WORDS`; otherwise a :class:`~kgsynth.errors.ConfigError`."""
+    if value not in CONTEXT_WORDS:
+        raise ConfigError(f"--context-words must be one of {', '.join(CONTEXT_WORDS)}, not {value!r}")
+    return value
 
 
 def study_wording(note_type: str | None) -> bool:

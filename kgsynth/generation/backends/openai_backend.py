@@ -24,8 +24,8 @@ from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.compose import distractors
 from kgsynth.generation.context_words import (
-    CONTEXT_WORDS,
     FactContext,
+    checked_context_words,
     context_for_fact,
     distractor_templates,
     note_population,
@@ -108,8 +108,7 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     """
     if instance.single_concept:
         return mention_schema(instance, max_words)
-    if context_words not in CONTEXT_WORDS:
-        raise ConfigError(f"context_words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
+    checked_context_words(context_words)
     free = [({"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)},
              {"type": "string", "pattern": json_words_pattern(max_words)})]
     facts: dict[str, Any] = {}
@@ -231,11 +230,9 @@ class OpenAIBackend(Backend):
         self.schema_mode, self.max_retries, self.backoff_s = schema_mode, max_retries, backoff_s
         self.price_in, self.price_out = price_in, price_out
         self.retries = 0
-        if context_words not in CONTEXT_WORDS:
-            raise ConfigError(f"--context-words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
         #: "free" (default): a capable served model writes its own words around each fact; "vetted": it
         #: chooses among the leads and tails that fit (see :func:`note_schema`).
-        self.context_words = context_words
+        self.context_words = checked_context_words(context_words)
 
     def decoding(self) -> dict[str, object]:
         return {"temperature": self.temperature, "max_words": self.max_words, "max_tokens": self.max_tokens,

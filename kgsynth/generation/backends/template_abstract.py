@@ -58,13 +58,13 @@ P_APART = 0.2
 
 def wrap_statement(statement: str, rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
                    groups: set[str] | frozenset[str] = frozenset(), types: set[str] | frozenset[str] = frozenset(),
-                   said: Sequence[str] = ()) -> str:
+                   said: Sequence[str] = (), first: bool = False) -> str:
     """``statement`` with a lead, a tail or both from ``source``'s ``leads``/``tails``, as one sentence.
 
     ``abstract.yaml`` has research wording; the clinical one is ``context.yaml``. See :func:`context`
     for which leads and tails fit.
     """
-    return with_context(statement, *context(rng, source, avoid, groups, types, said))
+    return with_context(statement, *context(rng, source, avoid, groups, types, said, first))
 
 
 def with_context(statement: str, lead: str, tail: str) -> str:
@@ -74,14 +74,15 @@ def with_context(statement: str, lead: str, tail: str) -> str:
 
 def context(rng: random.Random, source: str = "abstract.yaml", avoid: Sequence[str] = (),
             groups: set[str] | frozenset[str] = frozenset(), types: set[str] | frozenset[str] = frozenset(),
-            said: Sequence[str] = ()) -> tuple[str, str]:
+            said: Sequence[str] = (), first: bool = False) -> tuple[str, str]:
     """A lead, a tail or both (the other empty) for a fact sentence, drawn from the leads and tails of
     ``source`` that fit (:func:`~kgsynth.generation.context_words.fact_context`: the note's population
-    ``avoid``, the fact's ``groups`` and relation ``types``, nothing the note has ``said``, one setting).
+    ``avoid``, the fact's ``groups`` and relation ``types``, nothing the note has ``said``, one setting, no
+    connective on the note's ``first`` sentence).
     Without a fitting one, that side stays empty; without a fitting tail, the sentence gets a lead (a line
     of two mentions and a verb alone reads as a bare template).
     """
-    fit = fact_context(source, avoid, groups, types, said)
+    fit = fact_context(source, avoid, groups, types, said, first)
     choice = rng.randrange(3)
     leads = list(fit.leads)
     lead = rng.choice(leads) if choice != 1 and leads else ""

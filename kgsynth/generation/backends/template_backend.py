@@ -15,9 +15,10 @@ from kgsynth.cypher.instance import InstanceRelation, MotifInstance
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
 from kgsynth.generation.backends.template_abstract import avoided_words, wrap_statement, write_abstract
 from kgsynth.generation.compose import ABSTRACT_MOTIF
-from kgsynth.generation.lexicon import Lexicon, about_one_patient, load_lexicon
+from kgsynth.generation.context_words import study_wording
+from kgsynth.generation.lexicon import Lexicon, load_lexicon
 from kgsynth.generation.mention import mention_sentence
-from kgsynth.generation.prompt import Prompt, read_yaml
+from kgsynth.generation.prompt import Prompt
 from kgsynth.generation.record import Entity, NoteRelation
 from kgsynth.generation.tags import anaphor_tag, sentence_case, surfaces, tag
 
@@ -61,10 +62,8 @@ class TemplateBackend(Backend):
         # An abstract (a research abstract, e.g. for a fact no chart note fits, or a case report) takes the
         # abstract style's words for its population ("in mice", "in a dose-dependent manner"; a case report
         # no study words), not chart words ("at the last visit", "per the discharge plan").
-        words = read_yaml("abstract.yaml")
-        study = prompt.note_type in words["note_types"] or not about_one_patient(prompt.note_type)
+        study = study_wording(prompt.note_type)
         avoid = avoided_words(prompt.note_type, rng) if study else ()
-        connectives = tuple(c.lower() for c in words["connectives"])
         for i, rel in enumerate(instance.relations):
             phrasing = rng.choice(self.lexicon.for_fact(instance, rel, prompt.note_type))
             mention = {cid: tag(rng.choice(surfaces(instance.concepts[index[cid]])), index[cid])
@@ -72,10 +71,8 @@ class TemplateBackend(Backend):
             statement = phrasing.sentence(mention[rel.subject], mention[rel.object])
             if study:
                 groups = {c.group for c in instance.concepts if c.id in (rel.subject, rel.object)}
-                # no "Furthermore," with nothing before it
-                lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml",
-                                                          avoid + connectives if i == 0 else avoid, groups,
-                                                          {rel.type}, lines)))
+                lines.append(sentence_case(wrap_statement(statement, rng, "abstract.yaml", avoid, groups, {rel.type},
+                                                          lines, first=i == 0)))  # no "Furthermore," first
             else:
                 lines.append(context_line(statement, rng))
         return Draft(tagged="\n".join(lines))

@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kgsynth.cypher.instance import MotifInstance
-from kgsynth.errors import ConfigError
 from kgsynth.generation.backends.base import Backend, Draft, Extraction
-from kgsynth.generation.context_words import CONTEXT_WORDS, note_population
+from kgsynth.generation.context_words import checked_context_words, note_population
 from kgsynth.generation.extraction import extraction_prompt, max_answer_chars, parse_extraction, schema_model
 from kgsynth.generation.grammar import DEFAULT_MAX_WORDS, max_note_chars, note_regex
 from kgsynth.generation.lexicon import Lexicon, load_lexicon
@@ -73,11 +72,9 @@ class TransformersBackend(Backend):
         self.repetition_penalty = repetition_penalty
         self.lexicon = lexicon or load_lexicon()
         self.constraint_backend = constraint_backend
-        if context_words not in CONTEXT_WORDS:
-            raise ConfigError(f"--context-words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
         #: "vetted" (default): a fact line's words of context are leads and tails that fit it, chosen by the
         #: model; a small writer's free runs were junk in most notes. "free": runs of plain words.
-        self.context_words = context_words
+        self.context_words = checked_context_words(context_words)
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_size = cache_size
         #: Seconds spent building constraints, and how many were built / reused (for the benchmark).
