@@ -413,7 +413,8 @@ def test_json_prompts_state_the_word_limit_of_the_free_runs() -> None:
     assert "at most 7 words" in render("json_note.j2", facts=2, mentions=1, max_words=7)
     assert "mention_" in render("json_note.j2", facts=2, mentions=1, max_words=7)
     assert "mention_" not in render("json_note.j2", facts=2, mentions=0, max_words=7)
-    assert "at most 5 words" in render("json_mention.j2", max_words=5)
+    assert "at most 5 words" in render("json_mention.j2", max_words=5, vetted=False)
+    assert "at most 5 words" not in render("json_mention.j2", max_words=5, vetted=True)
 
 
 def _fact_lines(record) -> list[tuple[str, set[str], str]]:

@@ -19,7 +19,13 @@ from kgsynth.generation.engine import generate
 from kgsynth.generation.grammar import max_note_chars, note_regex
 from kgsynth.generation.instances import read_instances
 from kgsynth.generation.lexicon import load_lexicon
-from kgsynth.generation.mention import mention_regex
+from kgsynth.generation.mention import (
+    filled_template,
+    mention_regex,
+    mention_sentence,
+    mention_surface,
+    mention_templates,
+)
 from kgsynth.generation.prompt import build_prompt, load_settings
 from kgsynth.generation.tags import strip_tags
 from tests.test_backends import tiny_model  # noqa: F401 - the fixture, shared
@@ -51,6 +57,7 @@ def test_template_backend_names_the_concept_by_its_mention(tmp_path: Path):
         assert record.text[entity.start:entity.end] == instance.mention
         tagged = record.text.splitlines()[-1].replace(instance.mention, f"[[{instance.mention}|C1]]", 1)
         assert re.fullmatch(mention_regex(instance), tagged)  # the template obeys the LLMs' constraint
+        assert re.fullmatch(mention_regex(instance, context_words="vetted"), tagged)  # and the vetted one
 
 
 def test_prompt_of_a_mention_instance():
@@ -76,6 +83,51 @@ def test_constraint_admits_only_the_mention_once():
     assert not regex.fullmatch("See http://x.org on [[Tumors|C1]].")  # only clean words
     longest = " ".join(["Abcdefghijklmnop"] * 6) + ": [[Tumors|C1]], " + " ".join(["abcdefghijklmnop"] * 6) + "."
     assert regex.fullmatch(longest) and len(longest) <= max_note_chars(instance, lexicon, 6)
+
+
+def _vetted_instances() -> list[MotifInstance]:
+    """One instance per kind of template: a noun, an opening mention (Procedure), an adjective form."""
+    procedure = mention_instance(["MESH:D001706", "Biopsy", "Procedure", [], []], "Biopsy", 0)
+    hypertensive = mention_instance(["MESH:D006973", "Hypertension", "Disease", ["hypertensive"], []],
+                                    "hypertensive", 0)
+    written = hypertensive.concepts[0].model_copy(update={"written": {"hypertensive": "adjective"}})
+    return [mentions()[0], procedure, hypertensive.model_copy(update={"concepts": [written]})]
+
+
+def test_vetted_constraint_is_one_of_the_template_sentences():
+    """Vetted mention notes: the writer chooses among the template backend's sentences, nothing else."""
+    for instance in _vetted_instances():
+        regex = re.compile(note_regex(instance, load_lexicon(), context_words="vetted"))
+        sentences = {mention_sentence(instance, random.Random(seed)) for seed in range(60)}
+        assert sentences == {filled_template(t, mention_surface(instance)) for t in mention_templates(instance)}
+        assert all(regex.fullmatch(s) for s in sentences), sentences
+        assert all(len(s) <= max_note_chars(instance, load_lexicon()) for s in sentences)
+        free = re.compile(note_regex(instance, load_lexicon()))
+        tagged = f"[[{mention_surface(instance)}|C1]]"
+        assert free.fullmatch(f"Findings were reviewed for {tagged} today.")
+        assert not regex.fullmatch(f"Findings were reviewed for {tagged} today.")  # free words
+    assert re.fullmatch(note_regex(_vetted_instances()[1], load_lexicon(), context_words="vetted"),
+                        "[[Biopsy|C1]] was performed without complication.")
+    assert re.fullmatch(note_regex(_vetted_instances()[2], load_lexicon(), context_words="vetted"),
+                        "The patient remained [[hypertensive|C1]] on admission.")
+    with pytest.raises(ValueError, match="context_words must be one of"):
+        note_regex(mentions()[0], load_lexicon(), context_words="loose")
+
+
+def test_openai_vetted_mention_schema_is_the_template_sentences():
+    from kgsynth.generation.backends.openai_backend import note_schema, tagged_from_json
+
+    for instance in _vetted_instances():
+        schema = note_schema(instance, load_lexicon(), context_words="vetted")
+        assert schema["required"] == ["sentence"] and schema["additionalProperties"] is False
+        joined = set()
+        for option in schema["properties"]["sentence"]["anyOf"]:
+            props = option["properties"]
+            answer = {"before": props["before"]["enum"][0], "after": props["after"]["enum"][0],
+                      "mention": {"concept": "C1", "name": props["mention"]["properties"]["name"]["enum"][0]}}
+            joined.add(tagged_from_json(json.dumps({"sentence": answer}), instance))
+        assert joined == {filled_template(t, mention_surface(instance)) for t in mention_templates(instance)}
+        assert all(validate(build_record(t, instance)) == [] for t in joined)
 
 
 def test_unknown_mention_falls_back_to_the_preferred_name():

@@ -106,16 +106,18 @@ def note_regex(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFAU
     ``context_words="free"``: the words beside a mention are free runs of plain words (:func:`words`).
     ``"vetted"``: a fact line takes one of the leads and/or tails that fit the fact in this note
     (:func:`~kgsynth.generation.context_words.context_for_fact`, ``avoid`` the note's population words),
-    and a distractor line is one of the distractor sentences of its group, so the writer only chooses."""
-    if instance.single_concept:
-        from kgsynth.generation.mention import mention_regex
-
-        return mention_regex(instance, max_words)
+    and a distractor line is one of the distractor sentences of its group, so the writer only chooses; a
+    single-concept note is one of the template backend's sentences for it
+    (:func:`~kgsynth.generation.mention.mention_regex`)."""
     # imported here: context_words reads the prompt files, and prompt imports this module
     from kgsynth.generation.context_words import CONTEXT_WORDS, context_for_fact
 
     if context_words not in CONTEXT_WORDS:
         raise ValueError(f"context_words must be one of {', '.join(CONTEXT_WORDS)}, not {context_words!r}")
+    if instance.single_concept:
+        from kgsynth.generation.mention import mention_regex
+
+        return mention_regex(instance, max_words, context_words)
     lead = words(max_words, first=True, trailing_punct=True) + " "
     tail = f",? {words(max_words)}"
     lines = []

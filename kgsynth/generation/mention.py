@@ -7,9 +7,12 @@ path, so the relational constraint, prompt and schema stay as they are:
 
 * the prompt (``prompts/mention_note.j2``) asks for one or two sentences naming the concept;
 * the constraint (:func:`mention_regex`, transformers backend) is one line of clean words
-  (:mod:`kgsynth.generation.grammar`) around exactly one tag of exactly the mention;
-* the JSON schema (:func:`mention_schema`, openai backend) is ``before``, ``mention``, ``after``;
-* the template backend picks a sentence per semantic group (``prompts/mentions.yaml``);
+  (:mod:`kgsynth.generation.grammar`) around exactly one tag of exactly the mention, or, with
+  ``context_words="vetted"``, one of the template backend's sentences for the concept;
+* the JSON schema (:func:`mention_schema`, openai backend) is ``before``, ``mention``, ``after``
+  (plain words, or enums of those sentences' words when vetted);
+* the template backend picks a sentence per semantic group (``prompts/mentions.yaml``,
+  :func:`mention_templates`);
 * a finished record must have an entity of the concept whose text is the mention.
 """
 
@@ -34,9 +37,15 @@ def mention_surface(instance: MotifInstance) -> str:
     return wanted if wanted in allowed else allowed[0]
 
 
-def mention_regex(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> str:
-    """One line: plain words before and/or after exactly one tag of the mention, then a period."""
+def mention_regex(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS, context_words: str = "free") -> str:
+    """One line: plain words before and/or after exactly one tag of the mention, then a period.
+
+    ``context_words="vetted"``: one of the sentences :func:`mention_sentence` may write (the writer
+    only chooses among them), as a relational note's vetted lines are.
+    """
     surface = mention_surface(instance)
+    if context_words == "vetted":
+        return "(?:" + "|".join(re.escape(filled_template(t, surface)) for t in mention_templates(instance)) + ")"
     core = rf"\[\[{re.escape(surface)}\|{slot_label(0)}\]\]"
     opening = rf"\[\[{re.escape(opening_surface(surface))}\|{slot_label(0)}\]\]"
     lead = words(max_words, first=True, trailing_punct=True) + " "
@@ -50,22 +59,43 @@ def max_mention_chars(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORD
     return 2 * run + len(tag(mention_surface(instance), 0)) + 2
 
 
-def mention_schema(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS) -> dict[str, Any]:
-    """JSON schema of a single-concept note: ``before`` (may be empty), ``mention``, ``after`` (plain words)."""
+def mention_schema(instance: MotifInstance, max_words: int = DEFAULT_MAX_WORDS,
+                   context_words: str = "free") -> dict[str, Any]:
+    """JSON schema of a single-concept note: ``before`` (may be empty), ``mention``, ``after`` (plain words).
+
+    ``context_words="vetted"``: ``{"sentence": ...}``, one of an object per sentence of
+    :func:`mention_templates`, its ``before`` and ``after`` the one-value enums of the words around
+    ``{concept}`` (a schema's root cannot be ``anyOf`` under strict structured outputs).
+    """
     mention = {"type": "object", "additionalProperties": False, "required": ["concept", "name"],
                "properties": {"concept": {"type": "string", "enum": [slot_label(0)]},
                               "name": {"type": "string", "enum": [mention_surface(instance)]}}}
+    if context_words != "vetted":
+        return _sentence_schema(mention, {"type": "string", "pattern": json_words_pattern(max_words, first=True,
+                                                                                          optional=True)},
+                                {"type": "string", "pattern": json_words_pattern(max_words)})
+    objects = [_sentence_schema(mention, {"type": "string", "enum": [before]}, {"type": "string", "enum": [after]})
+               for before, after in (_around(t) for t in mention_templates(instance))]
+    return {"type": "object", "additionalProperties": False, "required": ["sentence"],
+            "properties": {"sentence": {"anyOf": objects}}}
+
+
+def _sentence_schema(mention: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": ["before", "mention", "after"],
-            "properties": {"before": {"type": "string",
-                                      "pattern": json_words_pattern(max_words, first=True, optional=True)},
-                           "mention": mention,
-                           "after": {"type": "string", "pattern": json_words_pattern(max_words)}}}
+            "properties": {"before": before, "mention": mention, "after": after}}
+
+
+def _around(template: str) -> tuple[str, str]:
+    """The words before and after ``{concept}`` in a template, as :func:`join_fact` joins them back."""
+    before, _, after = template.partition("{concept}")
+    return before.strip(), after.strip().removesuffix(".").strip()
 
 
 def tagged_mention_from_json(raw: str) -> str:
     """The tagged line of an answer to :func:`mention_schema`; :class:`TagError` when it does not fit."""
     try:
         data = json.loads(raw)
+        data = data.get("sentence", data)  # a vetted answer wraps its sentence
         mention = tag(str(data["mention"]["name"]), 0)
         return join_fact(str(data["before"]), mention, "", "", str(data["after"]))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -74,13 +104,20 @@ def tagged_mention_from_json(raw: str) -> str:
 
 def mention_sentence(instance: MotifInstance, rng: random.Random) -> str:
     """The template backend's sentence: a per-group template around the tagged mention."""
+    return filled_template(rng.choice(mention_templates(instance)), mention_surface(instance))
+
+
+def mention_templates(instance: MotifInstance) -> list[str]:
+    """The sentences of ``prompts/mentions.yaml`` that fit the concept's group and the mention's form."""
     templates = read_yaml("mentions.yaml")
     group, kind = instance.concepts[0].group, mention_kind(instance)
     if kind != "noun":  # an adjective form: "hypertensive patients", "cardiotoxic effects"
-        choices = templates.get(f"{group} {kind}") or templates[kind]
-    else:
-        choices = templates.get(group) or templates["Other"]
-    return sentence_case(rng.choice(choices).format(concept=tag(mention_surface(instance), 0)))
+        return templates.get(f"{group} {kind}") or templates[kind]
+    return templates.get(group) or templates["Other"]
+
+
+def filled_template(template: str, surface: str) -> str:
+    return sentence_case(template.format(concept=tag(surface, 0)))
 
 
 def mention_kind(instance: MotifInstance) -> str:

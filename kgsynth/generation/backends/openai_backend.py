@@ -100,15 +100,15 @@ def note_schema(instance: MotifInstance, lexicon: Lexicon, max_words: int = DEFA
     ``after`` never empty so no line is only mentions and phrase. An abstract note's distractors
     get ``mention_C<k>`` objects (``before, concept, after``) in :func:`~kgsynth.generation.grammar.line_order`:
     a sentence naming the concept and stating no relation. A single-concept instance has its own
-    schema (:func:`kgsynth.generation.mention.mention_schema`). ``note_type`` keeps the phrases a note of
+    schema (:func:`kgsynth.generation.mention.mention_schema`, vetted too). ``note_type`` keeps the phrases a note of
     that type can state (:func:`~kgsynth.generation.lexicon.for_note`). With ``context_words="vetted"``,
     ``before``/``after`` are enums of the leads and tails that fit the fact in this note (at least one
     given, no second setting) and a distractor's are those of one distractor sentence of its group, as
     in :func:`~kgsynth.generation.grammar.note_regex`.
     """
-    if instance.single_concept:
-        return mention_schema(instance, max_words)
     checked_context_words(context_words)
+    if instance.single_concept:
+        return mention_schema(instance, max_words, context_words)
     free = [({"type": "string", "pattern": json_words_pattern(max_words, first=True, optional=True)},
              {"type": "string", "pattern": json_words_pattern(max_words)})]
     facts: dict[str, Any] = {}
@@ -276,7 +276,8 @@ class OpenAIBackend(Backend):
 
     async def awrite(self, instance: MotifInstance, prompt: Prompt, seed: int) -> Draft:
         if instance.single_concept:
-            text = prompt.text + "\n\n" + render("json_mention.j2", max_words=self.max_words)
+            text = prompt.text + "\n\n" + render("json_mention.j2", max_words=self.max_words,
+                                                   vetted=self.context_words == "vetted")
         else:
             text = prompt.text + "\n\n" + render("json_note.j2", facts=len(instance.relations),
                                                    mentions=len(distractors(instance)), max_words=self.max_words)
