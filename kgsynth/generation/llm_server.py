@@ -68,7 +68,7 @@ def llama_python() -> str:
         raise ConfigError(
             "the local LLM server needs llama-cpp-python[server]: python -m venv ~/.llama && "
             "CMAKE_ARGS=-DGGML_NATIVE=OFF ~/.llama/bin/pip install 'llama-cpp-python[server]==0.3.36' "
-            "(a portable build: a native one segfaults on CPUs with AMX), then "
+            "(a portable build: a native one segfaulted on an AMX Xeon), then "
             "export KGSYNTH_LLAMA_PYTHON=~/.llama/bin/python"
         ) from None
     return sys.executable
